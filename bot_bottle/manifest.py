@@ -132,8 +132,7 @@ def check_allowlist_entry(entry: str) -> str:
     if re.fullmatch(r"[0-9.]+", entry) or not _is_hostname(entry):
         raise _problem(
             "bad_host",
-            f"'{entry}' is not a host name, a '*.domain' wildcard or an IPv4 "
-            "address",
+            f"'{entry}' is not a host name, a '*.domain' wildcard or an IPv4 address",
         )
     return entry.lower()
 
@@ -145,7 +144,8 @@ AllowlistEntry = Annotated[str, AfterValidator(check_allowlist_entry)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Strict: "yes" is not a boolean and "22" is not a port.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class EnvConfig(_Model):
@@ -243,9 +243,7 @@ class Bottle(_Model):
         default_factory=list,
         description="SSH identities installed for git over SSH. Default: none.",
     )
-    egress: Egress = Field(
-        default_factory=Egress, description="The egress allowlist."
-    )
+    egress: Egress = Field(default_factory=Egress, description="The egress allowlist.")
 
     @model_validator(mode="after")
     def _ssh_hosts_allowed(self) -> Bottle:
@@ -285,7 +283,7 @@ class Agent(_Model):
         default_factory=list,
         description=(
             "Extra arguments for claude, before any given after '--' on the "
-            "command line, e.g. [\"--model\", \"opus\"]. Default: none."
+            'command line, e.g. ["--model", "opus"]. Default: none.'
         ),
     )
     unattended: bool = Field(
@@ -373,9 +371,9 @@ def load_manifest(path: Path) -> Manifest:
         ManifestError: for anything wrong, each problem with its place.
     """
     source = str(path)
-    data = _read_json(path)
+    text = _read_json(path)
     try:
-        manifest = Manifest.model_validate(data)
+        manifest = Manifest.model_validate_json(text)
     except ValidationError as exc:
         raise ManifestError(source, list(_describe(exc))) from None
     problems = list(_missing_files(manifest, path.parent))
@@ -390,25 +388,29 @@ def resolve_path(base_dir: Path, text: str) -> Path:
     return path if path.is_absolute() else (base_dir / path)
 
 
-def _read_json(path: Path) -> Any:
+def _read_json(path: Path) -> str:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ManifestError(
             str(path),
-            ["no such file; pass --manifest PATH, set BOT_BOTTLE_MANIFEST, or "
-             "create bot-bottle.json (see bot-bottle.example.json)"],
+            [
+                "no such file; pass --manifest PATH, set BOT_BOTTLE_MANIFEST, or "
+                "create bot-bottle.json (see bot-bottle.example.json)"
+            ],
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise ManifestError(str(path), [f"cannot be read: {reason}"]) from None
     try:
-        return json.loads(text)
+        # Parsed once here for its error positions; pydantic parses it again.
+        json.loads(text)
     except json.JSONDecodeError as exc:
         raise ManifestError(
             str(path),
             [f"line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}"],
         ) from None
+    return text
 
 
 def _describe(exc: ValidationError) -> Iterator[str]:
@@ -460,16 +462,22 @@ def _missing_files(manifest: Manifest, base_dir: Path) -> Iterator[str]:
         if agent.prompt is not None:
             path = resolve_path(base_dir, agent.prompt)
             if not path.is_file():
-                yield (f"agents.{name}.prompt: {path} is not a file; create it "
-                       "or fix the path")
+                yield (
+                    f"agents.{name}.prompt: {path} is not a file; create it "
+                    "or fix the path"
+                )
         for index, skill in enumerate(agent.skills):
             path = resolve_path(base_dir, skill)
             if not (path / "SKILL.md").is_file():
-                yield (f"agents.{name}.skills[{index}]: {path} is not a skill "
-                       "folder (no SKILL.md in it); fix the path")
+                yield (
+                    f"agents.{name}.skills[{index}]: {path} is not a skill "
+                    "folder (no SKILL.md in it); fix the path"
+                )
     for name, bottle in manifest.bottles.items():
         for index, identity in enumerate(bottle.ssh):
             path = resolve_path(base_dir, identity.key)
             if not path.is_file():
-                yield (f"bottles.{name}.ssh[{index}].key: {path} is not a file; "
-                       "fix the path to the private key")
+                yield (
+                    f"bottles.{name}.ssh[{index}].key: {path} is not a file; "
+                    "fix the path to the private key"
+                )

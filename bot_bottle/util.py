@@ -6,7 +6,7 @@ import ipaddress
 import os
 from pathlib import Path
 
-__all__ = ["expand_tilde", "is_ipv4_literal"]
+__all__ = ["expand_tilde", "format_age", "is_ipv4_literal"]
 
 
 def expand_tilde(path: str | os.PathLike[str]) -> Path:
@@ -25,3 +25,18 @@ def is_ipv4_literal(text: str) -> bool:
     except ValueError:
         return False
     return str(address) == text
+
+
+def format_age(seconds: float) -> str:
+    """A duration as a person reads it at a glance: 45s, 12m, 3h05m, 2d04h."""
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    minutes, _ = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h{minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours:02d}h"

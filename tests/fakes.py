@@ -81,11 +81,13 @@ class FakeBottleBackend(BottleBackend):
     orphans: list[CleanupItem] = field(default_factory=list)
     active: dict[str, ActiveBottle] = field(default_factory=dict)
     calls: list[tuple[str, object]] = field(default_factory=list)
+    stage_dirs: list[Path] = field(default_factory=list)
     #: Set to make prepare() wait, to test that callers stay responsive.
     prepare_gate: threading.Event | None = None
 
     def prepare(self, spec: BottleSpec, *, stage_dir: Path) -> BottlePlan:
         self.calls.append(("prepare", spec.agent))
+        self.stage_dirs.append(stage_dir)
         if self.prepare_gate is not None:
             self.prepare_gate.wait(10)
         if self.fail_at == "prepare":

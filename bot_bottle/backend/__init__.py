@@ -178,8 +178,11 @@ class CleanupItem:
 
 
 @dataclass
-class BottleCleanupPlan(ABC):
-    """What a cleanup would remove; nothing removed yet."""
+class BottleCleanupPlan:
+    """What a cleanup would remove; nothing removed yet.
+
+    Each backend subclasses it to carry what its `cleanup` needs.
+    """
 
     items: list[CleanupItem] = field(default_factory=list)
 
@@ -267,11 +270,9 @@ def get_bottle_backend(name: str | None = None) -> BottleBackend:
     if target is None:
         known = ", ".join(sorted(BACKENDS))
         raise BadInputError(
-            f"BOT_BOTTLE_BACKEND={chosen!r} is not a known backend; "
-            f"use one of: {known}"
+            f"BOT_BOTTLE_BACKEND={chosen!r} is not a known backend; use one of: {known}"
         )
     module_name, class_name = target.split(":")
     backend_class = getattr(importlib.import_module(module_name), class_name)
     backend: BottleBackend = backend_class()
     return backend
-

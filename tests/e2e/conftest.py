@@ -7,6 +7,7 @@ Every resource a test makes carries the TEST_LABEL, so leftovers can be found.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 
@@ -58,15 +59,11 @@ class ResourceTracker:
 
     def remove_all(self) -> None:
         for ident in reversed(self.containers):
-            try:
+            with contextlib.suppress(NotFound):
                 self.client.containers.get(ident).remove(force=True)
-            except NotFound:
-                pass
         for ident in reversed(self.networks):
-            try:
+            with contextlib.suppress(NotFound):
                 self.client.networks.get(ident).remove()
-            except NotFound:
-                pass
 
 
 @pytest.fixture
