@@ -32,6 +32,7 @@ __all__ = [
     "Bottle",
     "Egress",
     "EnvConfig",
+    "Limits",
     "Manifest",
     "SshKey",
     "load_manifest",
@@ -233,6 +234,61 @@ class Egress(_Model):
     )
 
 
+_MEMORY = re.compile(r"([0-9]+)([kmg])", re.IGNORECASE)
+_MEMORY_UNITS = {"k": 1024, "m": 1024**2, "g": 1024**3}
+MIN_MEMORY = 64 * 1024**2
+
+
+def memory_bytes(text: str) -> int:
+    """'512m' or '4g' as a number of bytes."""
+    match = _MEMORY.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(text)
+    return int(match.group(1)) * _MEMORY_UNITS[match.group(2).lower()]
+
+
+def _check_memory(text: str) -> str:
+    try:
+        size = memory_bytes(text)
+    except ValueError:
+        raise _problem(
+            "bad_memory",
+            f"'{text}' is not a memory size; write a whole number with k, m or g, "
+            "e.g. '4g'",
+        ) from None
+    if size < MIN_MEMORY:
+        raise _problem(
+            "bad_memory", f"'{text}' is too little; claude needs 64m or more"
+        )
+    return text
+
+
+class Limits(_Model):
+    """What the agent container may use of the host."""
+
+    memory: Annotated[str, AfterValidator(_check_memory)] = Field(
+        default="4g",
+        description=(
+            "Memory limit, a whole number with k, m or g ('4g'); at least 64m. "
+            "Default: '4g'."
+        ),
+    )
+    cpus: float = Field(
+        default=2.0,
+        gt=0,
+        le=1024,
+        description="CPUs the agent may use, e.g. 1.5. Default: 2.",
+    )
+    pids: int = Field(
+        default=1024,
+        ge=64,
+        le=1_000_000,
+        description=(
+            "The most processes and threads at once; stops fork bombs. Default: 1024."
+        ),
+    )
+
+
 class Bottle(_Model):
     """An isolated environment: what it holds and where it may connect."""
 
@@ -244,6 +300,10 @@ class Bottle(_Model):
         description="SSH identities installed for git over SSH. Default: none.",
     )
     egress: Egress = Field(default_factory=Egress, description="The egress allowlist.")
+    limits: Limits = Field(
+        default_factory=Limits,
+        description="Memory, CPU and process limits for the agent container.",
+    )
 
     @model_validator(mode="after")
     def _ssh_hosts_allowed(self) -> Bottle:
@@ -437,6 +497,9 @@ _EXPECTED = {
     "string_type": "a string",
     "int_type": "an integer",
     "int_parsing": "an integer",
+    "int_from_float": "an integer",
+    "float_type": "a number",
+    "float_parsing": "a number",
     "bool_type": "true or false",
     "bool_parsing": "true or false",
     "list_type": "an array",
@@ -454,6 +517,14 @@ def _explain(error: Any) -> str:
         return "required; add it (see docs/manifest.md)"
     if kind in _EXPECTED:
         return f"must be {_EXPECTED[kind]}"
+    bounds = {
+        "greater_than_equal": ("at least", "ge"),
+        "greater_than": ("more than", "gt"),
+        "less_than_equal": ("at most", "le"),
+    }
+    if kind in bounds:
+        words, key = bounds[kind]
+        return f"must be {words} {error['ctx'][key]}"
     return str(error["msg"])
 
 

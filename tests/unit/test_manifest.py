@@ -282,9 +282,7 @@ def test_an_ssh_port_out_of_range_is_refused(
 
     problems = problems_for(write_manifest, data)
 
-    assert problems == [
-        "bottles.web.ssh[0].port: Input should be greater than or equal to 1"
-    ]
+    assert problems == ["bottles.web.ssh[0].port: must be at least 1"]
 
 
 def test_several_problems_are_reported_together_one_per_line(
@@ -315,3 +313,31 @@ def test_several_problems_are_reported_together_one_per_line(
 )
 def test_allows_matches_wildcards_like_the_proxy(host: str, allowed: bool) -> None:
     assert allows(["*.github.com", "api.anthropic.com"], host) is allowed
+
+
+def test_limits_have_sensible_defaults(write_manifest: WriteManifest) -> None:
+    limits = load_manifest(write_manifest(minimal_manifest())).bottles["web"].limits
+
+    assert (limits.memory, limits.cpus, limits.pids) == ("4g", 2.0, 1024)
+
+
+@pytest.mark.parametrize(
+    ("limits", "place", "expected"),
+    [
+        ({"memory": "lots"}, "memory", "'lots' is not a memory size"),
+        ({"memory": "4 gb"}, "memory", "is not a memory size"),
+        ({"memory": "10m"}, "memory", "'10m' is too little"),
+        ({"cpus": 0}, "cpus", "must be more than 0"),
+        ({"cpus": "2"}, "cpus", "must be a number"),
+        ({"pids": 10}, "pids", "must be at least 64"),
+        ({"pids": 1.5}, "pids", "must be an integer"),
+    ],
+)
+def test_bad_limits_are_refused_at_their_place(
+    write_manifest: WriteManifest, limits: dict[str, Any], place: str, expected: str
+) -> None:
+    problems = problems_for(write_manifest, with_bottle(limits=limits))
+
+    assert len(problems) == 1
+    assert problems[0].startswith(f"bottles.web.limits.{place}: ")
+    assert expected in problems[0]

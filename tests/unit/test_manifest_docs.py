@@ -14,7 +14,7 @@ from bot_bottle.manifest import manifest_json_schema
 DOC = Path(__file__).resolve().parents[2] / "docs" / "manifest.md"
 START = "<!-- reference: generated from bot_bottle/manifest.py -->"
 END = "<!-- end of reference -->"
-ORDER = ["Manifest", "Bottle", "EnvConfig", "SshKey", "Egress", "Agent"]
+ORDER = ["Manifest", "Bottle", "EnvConfig", "SshKey", "Egress", "Limits", "Agent"]
 
 
 def reference_markdown() -> str:
