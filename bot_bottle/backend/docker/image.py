@@ -1,0 +1,684 @@
+"""The images a bottle runs: the shipped base image and one per project.
+
+The base image is built from the Dockerfile that ships in `image/` beside this
+module, or replaced by BOT_BOTTLE_BASE_IMAGE. The per-project (workdir) image
+adds the project's working tree, at the same absolute path as on the host, and
+runs the project's `.bot-bottle/setup.sh` when it has one.
+
+Every image is tagged by a hash of all its inputs, so an image whose inputs
+have not changed is found by its tag and reused instead of rebuilt. Build
+output streams, line by line, to the `bot_bottle.build` logger.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import os
+import re
+import stat
+import subprocess
+import tarfile
+import tempfile
+from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import docker
+import requests
+from docker.errors import DockerException, ImageNotFound
+
+from ... import settings
+from ...errors import BackendError, BadInputError, EngineUnavailableError
+
+__all__ = [
+    "BUILD_LOGGER",
+    "IMAGE_LABEL",
+    "MANAGED_LABEL",
+    "ImageBuildError",
+    "ImageBuilder",
+    "TreeEntry",
+    "agent_ids",
+    "build_image",
+    "image_slug",
+    "list_tree",
+    "tree_digest",
+    "workdir_tag",
+]
+
+log = logging.getLogger(__name__)
+
+#: Build output goes here, one INFO record per line; the CLI prints it and the
+#: dashboard shows it.
+BUILD_LOGGER = "bot_bottle.build"
+build_log = logging.getLogger(BUILD_LOGGER)
+
+MANAGED_LABEL = "dev.bot-bottle.managed"
+IMAGE_LABEL = "dev.bot-bottle.image"
+WORKDIR_LABEL = "dev.bot-bottle.workdir"
+CLAUDE_VERSION_LABEL = "dev.bot-bottle.claude-version"
+
+#: The shipped Dockerfile and any files it copies, installed as package data.
+IMAGE_DIR = Path(__file__).with_name("image")
+BASE_REPOSITORY = "bot-bottle-base"
+WORKDIR_REPOSITORY = "bot-bottle-work"
+SETUP_SCRIPT = ".bot-bottle/setup.sh"
+
+#: The uid and gid the agent gets when the host user is root: claude refuses
+#: to skip permission prompts as root, and should not run as root anyway.
+FALLBACK_ID = 1000
+
+#: Bump when the way a tag is derived changes, so old tags are not reused.
+TAG_SCHEME = "bot-bottle image v1"
+TAIL_LINES = 20
+HASH_CHARS = 12
+#: A build context larger than this is spooled to a temporary file.
+SPOOL_BYTES = 64 << 20
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+#: The classic builder's progress lines: a step begins, and its image is done.
+STEP_LINE = re.compile(r"Step \d+/\d+ : (\S+)")
+LAYER_LINE = re.compile(r" ---> ([0-9a-f]{12,64})$")
+CACHE_LINE = " ---> Using cache"
+
+
+class ImageBuildError(BackendError):
+    """An image build failed; carries the image and the end of its output."""
+
+    def __init__(self, tag: str, cause: str, tail: Sequence[str] = ()) -> None:
+        self.tag = tag
+        self.cause = cause
+        self.tail = tuple(tail)
+        message = f"building image {tag} failed: {cause}"
+        if self.tail:
+            message += "\n" + "\n".join(f"  {line}" for line in self.tail)
+        super().__init__(message)
+
+
+def agent_ids() -> tuple[int, int]:
+    """The uid and gid the agent runs as: the host user's, never root's."""
+    uid, gid = os.getuid(), os.getgid()
+    return uid or FALLBACK_ID, gid or FALLBACK_ID
+
+
+class ImageBuilder:
+    """Finds or builds the images a bottle needs, on one Docker engine."""
+
+    def __init__(self, client: docker.DockerClient) -> None:
+        self.client = client
+
+    def base_image(self, *, ca_certs: Sequence[Path] = ()) -> str:
+        """The base image's tag: BOT_BOTTLE_BASE_IMAGE, or the shipped one.
+
+        The shipped image is built when no image with its tag exists yet.
+        `ca_certs` are added to the system store, beside BOT_BOTTLE_CA_CERTS.
+
+        Raises:
+            BadInputError: the replacement image or a certificate is missing.
+            ImageBuildError: the build failed.
+        """
+        replacement = settings.base_image()
+        if replacement is not None:
+            self._require_replacement(replacement)
+            return replacement
+
+        paths = [*settings.ca_cert_paths(), *ca_certs]
+        return self._find_or_build(_BaseRecipe([_read_cert(path) for path in paths]))
+
+    def workdir_image(self, base: str, workdir: Path) -> str:
+        """The tag of an image holding `workdir`'s tree on top of `base`.
+
+        Raises:
+            BadInputError: the folder cannot be used.
+            ImageBuildError: the build failed (setup.sh included).
+        """
+        return self._find_or_build(_WorkdirRecipe(self._image_id(base), workdir))
+
+    def _find_or_build(self, recipe: _Recipe) -> str:
+        tag = recipe.tag()
+        if self._exists(tag):
+            log.debug("reusing image %s", tag)
+            return tag
+        with _spooled_tar(recipe.write_context) as context:
+            build_image(
+                self.client,
+                tag,
+                context,
+                buildargs=recipe.buildargs,
+                labels=recipe.labels(),
+            )
+        return tag
+
+    def _require_replacement(self, name: str) -> None:
+        if self._exists(name):
+            return
+        raise BadInputError(
+            f"BOT_BOTTLE_BASE_IMAGE={name!r} is not an image on this Docker "
+            "engine; build or load it first, or unset BOT_BOTTLE_BASE_IMAGE "
+            "to use the shipped image"
+        )
+
+    def _exists(self, name: str) -> bool:
+        with engine_errors(f"looking up image {name}"):
+            try:
+                self.client.images.get(name)
+            except ImageNotFound:
+                return False
+        return True
+
+    def _image_id(self, name: str) -> str:
+        with engine_errors(f"looking up image {name}"):
+            try:
+                image_id: str = self.client.images.get(name).id
+            except ImageNotFound as exc:
+                raise BackendError(f"image {name} is not on this engine") from exc
+        return image_id
+
+
+class _Recipe(ABC):
+    """Everything one image is built from, and how its tag derives from it."""
+
+    buildargs: dict[str, str]
+
+    @abstractmethod
+    def tag(self) -> str:
+        """A tag that changes whenever any input of the build changes."""
+
+    @abstractmethod
+    def labels(self) -> dict[str, str]: ...
+
+    @abstractmethod
+    def write_context(self, tar: tarfile.TarFile) -> None:
+        """Add the Dockerfile and every file it copies to the build context."""
+
+
+def _labels(kind: str) -> dict[str, str]:
+    return {MANAGED_LABEL: "true", IMAGE_LABEL: kind}
+
+
+# -- building ---------------------------------------------------------------
+
+
+@contextmanager
+def engine_errors(action: str) -> Iterator[None]:
+    """Turn the Docker SDK's and requests' exceptions into ours."""
+    try:
+        yield
+    except requests.exceptions.ConnectionError as exc:
+        raise EngineUnavailableError(
+            f"the Docker engine did not answer while {action}: {exc}"
+        ) from exc
+    except (DockerException, requests.exceptions.RequestException) as exc:
+        raise BackendError(f"{action} failed: {exc}") from exc
+
+
+def build_image(
+    client: docker.DockerClient,
+    tag: str,
+    context: IO[bytes],
+    *,
+    buildargs: Mapping[str, str] | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> str:
+    """Build the tar `context` (Dockerfile at its root) as `tag`.
+
+    Every line of output goes to the `bot_bottle.build` logger. The engine
+    tags the image only when every step succeeded, so a failed or interrupted
+    build leaves no image under `tag`.
+
+    Raises:
+        ImageBuildError: a step failed.
+        EngineUnavailableError, BackendError: the engine failed.
+    """
+    build_log.info("building image %s", tag)
+    output = _BuildOutput()
+    with engine_errors(f"building image {tag}"):
+        events = client.api.build(
+            fileobj=context,
+            custom_context=True,
+            tag=tag,
+            buildargs=dict(buildargs or {}),
+            labels=dict(labels or {}),
+            decode=True,
+            rm=True,
+            forcerm=True,
+        )
+        try:
+            _follow(events, tag, output)
+        except BaseException:
+            # Closing the stream is what stops the engine's build, on Ctrl-C
+            # too; then the steps it finished are of no further use.
+            events.close()
+            _discard(client, output.created)
+            raise
+        events.close()
+    build_log.info("built image %s", tag)
+    return tag
+
+
+def _follow(events: Iterator[dict[str, Any]], tag: str, output: _BuildOutput) -> None:
+    for event in events:
+        if "error" in event:
+            output.flush()
+            raise ImageBuildError(tag, str(event["error"]).strip(), output.tail)
+        if "stream" in event:
+            output.feed(str(event["stream"]))
+        elif "status" in event:
+            output.feed(f"{event['status']} {event.get('progress', '')}\n")
+    output.flush()
+
+
+def _discard(client: docker.DockerClient, created: Sequence[str]) -> None:
+    """Remove what a failed build created, so no untagged image is left.
+
+    Removing the last image a build created removes, with it, each untagged
+    parent no other image or container uses.
+    """
+    if not created:
+        return
+    try:
+        if not client.images.get(created[-1]).tags:
+            client.images.remove(created[-1])
+    except (DockerException, requests.exceptions.RequestException) as exc:
+        log.debug("could not remove image %s of a failed build: %s", created[-1], exc)
+
+
+class _BuildOutput:
+    """Cuts streamed build output into lines, logs each and keeps the last few.
+
+    It also notes the images the build's steps created (not those of FROM or
+    taken from the cache), so that a failed build can remove them.
+    """
+
+    def __init__(self) -> None:
+        self.tail: deque[str] = deque(maxlen=TAIL_LINES)
+        self.created: list[str] = []
+        self._pending = ""
+        self._step_creates = False
+
+    def feed(self, text: str) -> None:
+        *lines, self._pending = (self._pending + text).split("\n")
+        for line in lines:
+            self._emit(line)
+
+    def flush(self) -> None:
+        if self._pending:
+            self._emit(self._pending)
+        self._pending = ""
+
+    def _emit(self, line: str) -> None:
+        # apt and npm redraw progress with carriage returns; keep the last draw.
+        text = line.rstrip("\r").rsplit("\r", 1)[-1]
+        text = ANSI_ESCAPE.sub("", text).rstrip()
+        if text:
+            self.tail.append(text)
+            build_log.info("%s", text)
+            self._track(text)
+
+    def _track(self, text: str) -> None:
+        if step := STEP_LINE.match(text):
+            self._step_creates = step.group(1).upper() != "FROM"
+        elif text == CACHE_LINE:
+            self._step_creates = False
+        elif (layer := LAYER_LINE.match(text)) and self._step_creates:
+            self.created.append(layer.group(1))
+
+
+@contextmanager
+def _spooled_tar(write: Callable[[tarfile.TarFile], None]) -> Iterator[IO[bytes]]:
+    """A build context tar, in memory until it grows large, then on disk."""
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as buffer:
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            write(tar)
+        buffer.seek(0)
+        yield buffer
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = mode
+    tar.addfile(info, io.BytesIO(data))
+
+
+def _add_dir(tar: tarfile.TarFile, name: str) -> None:
+    info = tarfile.TarInfo(name)
+    info.type = tarfile.DIRTYPE
+    info.mode = 0o755
+    tar.addfile(info)
+
+
+# -- the base image ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Cert:
+    path: Path
+    data: bytes
+
+
+def _read_cert(path: Path) -> _Cert:
+    try:
+        data = path.expanduser().read_bytes()
+    except OSError as exc:
+        raise BadInputError(
+            f"CA certificate {path} (from BOT_BOTTLE_CA_CERTS or the bottle's "
+            f"CA option) cannot be read: {exc.strerror}"
+        ) from exc
+    if b"-----BEGIN CERTIFICATE-----" not in data:
+        raise BadInputError(
+            f"CA certificate {path} is not a PEM certificate; convert it with "
+            "`openssl x509 -inform der -in FILE -out FILE.crt`"
+        )
+    return _Cert(path, data)
+
+
+class _BaseRecipe(_Recipe):
+    """Everything the shipped base image is built from."""
+
+    def __init__(self, certs: Sequence[_Cert]) -> None:
+        uid, gid = agent_ids()
+        self.certs = list(certs)
+        self.buildargs = {
+            "CLAUDE_VERSION": settings.claude_version(),
+            "AGENT_UID": str(uid),
+            "AGENT_GID": str(gid),
+        }
+        self.files = sorted(path for path in IMAGE_DIR.iterdir() if path.is_file())
+
+    def tag(self) -> str:
+        digest = hashlib.sha256(f"{TAG_SCHEME} base\0".encode())
+        for path in self.files:
+            _update(digest, path.name.encode(), path.read_bytes())
+        for name, value in sorted(self.buildargs.items()):
+            _update(digest, name.encode(), value.encode())
+        for cert in self.certs:
+            _update(digest, b"cert", cert.data)
+        return f"{BASE_REPOSITORY}:{digest.hexdigest()[:HASH_CHARS]}"
+
+    def labels(self) -> dict[str, str]:
+        version = self.buildargs["CLAUDE_VERSION"]
+        return {**_labels("base"), CLAUDE_VERSION_LABEL: version}
+
+    def write_context(self, tar: tarfile.TarFile) -> None:
+        for path in self.files:
+            _add_bytes(tar, path.name, path.read_bytes())
+        _add_dir(tar, "ca-certs")
+        # update-ca-certificates takes only files named *.crt.
+        for index, cert in enumerate(self.certs):
+            _add_bytes(tar, f"ca-certs/extra-{index:02d}.crt", cert.data)
+
+
+def _update(digest: Any, *fields: bytes) -> None:
+    """Feed fields into a hash so that no two field lists run together."""
+    for field in fields:
+        digest.update(len(field).to_bytes(8, "big"))
+        digest.update(field)
+
+
+# -- the working tree -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    """One file, symlink or folder of a working tree, as an image holds it."""
+
+    #: Relative to the tree's root, `/`-separated.
+    path: str
+    #: The full `st_mode` (type and permission bits) from lstat.
+    mode: int
+    #: A git blob id of the content (a symlink's target); empty for folders.
+    content: str
+
+    @property
+    def is_dir(self) -> bool:
+        return stat.S_ISDIR(self.mode)
+
+
+def list_tree(workdir: Path) -> list[TreeEntry]:
+    """The tree a workdir image holds: files, symlinks and their folders.
+
+    In a git work tree that is what git tracks plus the untracked files it
+    does not ignore; elsewhere every file. Never a `.git` folder. The content
+    of a tracked file whose work tree copy git sees as unmodified is taken
+    from the index, so only changed and untracked files are read.
+    """
+    root = workdir.resolve()
+    known = dict(_git_tree(root) if _is_git_tree(root) else _walk_tree(root))
+    algorithm = _blob_algorithm(known.values())
+    entries: dict[str, TreeEntry] = {}
+    for path, blob in sorted(known.items()):
+        entry = _entry(root, path, blob, algorithm)
+        if entry is not None:
+            entries[path] = entry
+            _add_parents(root, path, entries)
+    return sorted(entries.values(), key=lambda entry: entry.path)
+
+
+def tree_digest(entries: Iterable[TreeEntry]) -> str:
+    """A hash of a tree's paths, modes and contents."""
+    digest = hashlib.sha256(f"{TAG_SCHEME} tree\0".encode())
+    for entry in entries:
+        _update(digest, entry.path.encode(), f"{entry.mode:o}".encode())
+        _update(digest, entry.content.encode())
+    return digest.hexdigest()
+
+
+def image_slug(name: str) -> str:
+    """A folder name made fit for an image repository name."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40].strip("-")
+    return slug or "project"
+
+
+def workdir_tag(workdir: Path, digest: str) -> str:
+    """The tag of a workdir image: the folder's name and the hash of inputs."""
+    return f"{WORKDIR_REPOSITORY}-{image_slug(workdir.name)}:{digest[:HASH_CHARS]}"
+
+
+def _is_git_tree(root: Path) -> bool:
+    # Judged by the folders, not by asking git: when git fails inside a work
+    # tree the listing must fail, not fall back to copying ignored files.
+    return any((folder / ".git").exists() for folder in [root, *root.parents])
+
+
+def _git(root: Path, *args: str) -> bytes:
+    try:
+        result = subprocess.run(
+            ["git", "-C", str(root), *args], capture_output=True, check=True
+        )
+    except FileNotFoundError as exc:
+        raise BackendError(f"git is needed to list the files of {root}") from exc
+    except subprocess.CalledProcessError as exc:
+        detail = exc.stderr.decode(errors="replace").strip()
+        raise BackendError(f"git {args[0]} failed in {root}: {detail}") from exc
+    return result.stdout
+
+
+def _git_tree(root: Path) -> Iterator[tuple[str, str | None]]:
+    """Paths under `root` with their index blob id, or None to read them."""
+    modified = set(_split(_git(root, "ls-files", "-z", "--modified")))
+    for mode, blob, stage, path in _index(root):
+        if mode == "160000":
+            yield from _nested_tree(root, path, keep_gitfile=True)
+        elif stage == "0" and path not in modified:
+            yield path, blob
+        else:
+            yield path, None
+    others = _git(root, "ls-files", "-z", "--others", "--exclude-standard")
+    for path in _split(others):
+        # A folder shown with a trailing slash is another repository.
+        if path.endswith("/"):
+            yield from _nested_tree(root, path.rstrip("/"), keep_gitfile=False)
+        else:
+            yield path, None
+
+
+def _index(root: Path) -> Iterator[tuple[str, str, str, str]]:
+    """`(mode, blob, stage, path)` for each entry of the index."""
+    for record in _split(_git(root, "ls-files", "-z", "--stage")):
+        info, path = record.split("\t", 1)
+        mode, blob, stage = info.split(" ")
+        yield mode, blob, stage, path
+
+
+def _nested_tree(
+    root: Path, path: str, *, keep_gitfile: bool
+) -> Iterator[tuple[str, str | None]]:
+    """A submodule's or nested repository's tree, under `path`."""
+    nested = root / path
+    # An uninitialised submodule is an empty folder; git would answer for the
+    # parent repository there.
+    if not (nested / ".git").exists():
+        return
+    for inner, blob in _git_tree(nested):
+        yield f"{path}/{inner}", blob
+    # A submodule's `.git` is a file naming its repository inside the parent's
+    # `.git`, which the bottle receives at launch.
+    if keep_gitfile and (nested / ".git").is_file():
+        yield f"{path}/.git", None
+
+
+def _walk_tree(root: Path) -> Iterator[tuple[str, str | None]]:
+    for folder, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(name for name in dirnames if name != ".git")
+        base = Path(folder).relative_to(root)
+        # os.walk lists a symlink to a folder among the folders, not following it.
+        links = [name for name in dirnames if Path(folder, name).is_symlink()]
+        for name in sorted([*filenames, *links]):
+            yield (base / name).as_posix(), None
+
+
+def _split(output: bytes) -> list[str]:
+    return [part for part in os.fsdecode(output).split("\0") if part]
+
+
+def _blob_algorithm(blobs: Iterable[str | None]) -> str:
+    """The hash git uses in this repository, judged by its blob ids."""
+    for blob in blobs:
+        if blob is not None:
+            return "sha256" if len(blob) == 64 else "sha1"
+    return "sha1"
+
+
+def _entry(root: Path, path: str, blob: str | None, algorithm: str) -> TreeEntry | None:
+    """The entry for one listed path; None when it is gone or not a file."""
+    full = root / path
+    try:
+        info = full.lstat()
+    except FileNotFoundError:
+        return None  # deleted in the work tree but still in the index
+    if not (stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode)):
+        return None
+    content = blob or _blob_id(full, info, algorithm)
+    return TreeEntry(path, info.st_mode, content)
+
+
+def _blob_id(path: Path, info: os.stat_result, algorithm: str) -> str:
+    """The id git would give the content: the same bytes, the same id."""
+    digest = hashlib.new(algorithm)
+    if stat.S_ISLNK(info.st_mode):
+        target = os.fsencode(os.readlink(path))
+        digest.update(b"blob %d\0" % len(target) + target)
+        return digest.hexdigest()
+    digest.update(b"blob %d\0" % info.st_size)
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _add_parents(root: Path, path: str, entries: dict[str, TreeEntry]) -> None:
+    parent = path.rpartition("/")[0]
+    while parent and parent not in entries:
+        entries[parent] = TreeEntry(parent, (root / parent).lstat().st_mode, "")
+        parent = parent.rpartition("/")[0]
+
+
+# -- the workdir image ------------------------------------------------------
+
+
+class _WorkdirRecipe(_Recipe):
+    """Everything a workdir image is built from."""
+
+    def __init__(self, base_id: str, workdir: Path) -> None:
+        self.workdir = _checked_workdir(workdir)
+        self.base_id = base_id
+        self.entries = list_tree(self.workdir)
+        self.setup = _read_setup(self.workdir)
+        self.buildargs = {}
+
+    def dockerfile(self) -> str:
+        target = json.dumps(f"{self.workdir}/")
+        lines = [
+            f"FROM {self.base_id}",
+            "USER root",
+            f'COPY --chown=agent:agent ["tree/", {target}]',
+            f"WORKDIR {self.workdir}",
+        ]
+        if self.setup is not None:
+            lines += [
+                "COPY setup.sh /tmp/bot-bottle-setup.sh",
+                # Through the shell, a script without a #! line still runs.
+                "RUN chmod 0755 /tmp/bot-bottle-setup.sh"
+                " && /tmp/bot-bottle-setup.sh && rm -f /tmp/bot-bottle-setup.sh",
+            ]
+        lines.append("USER agent")
+        return "\n".join(lines) + "\n"
+
+    def tag(self) -> str:
+        digest = hashlib.sha256(f"{TAG_SCHEME} workdir\0".encode())
+        _update(digest, self.dockerfile().encode(), self.setup or b"")
+        _update(digest, tree_digest(self.entries).encode())
+        return workdir_tag(self.workdir, digest.hexdigest())
+
+    def labels(self) -> dict[str, str]:
+        return {**_labels("workdir"), WORKDIR_LABEL: str(self.workdir)}
+
+    def write_context(self, tar: tarfile.TarFile) -> None:
+        _add_bytes(tar, "Dockerfile", self.dockerfile().encode())
+        if self.setup is not None:
+            _add_bytes(tar, "setup.sh", self.setup, 0o755)
+        _add_dir(tar, "tree")
+        for entry in self.entries:
+            _add_tree_entry(tar, self.workdir, entry)
+
+
+def _checked_workdir(workdir: Path) -> Path:
+    root = workdir.resolve()
+    if not root.is_dir():
+        raise BadInputError(f"the working directory {workdir} is not a folder")
+    # A Dockerfile would expand `$NAME` in the path, and cannot hold a newline.
+    if any(char in str(root) for char in "$\n\r\\"):
+        raise BadInputError(
+            f"the working directory {root} has a `$`, `\\` or line break in its "
+            "path, which an image build cannot copy to; use another folder"
+        )
+    if root == Path(root.anchor):
+        raise BadInputError("the working directory cannot be the filesystem root")
+    return root
+
+
+def _read_setup(workdir: Path) -> bytes | None:
+    script = workdir / SETUP_SCRIPT
+    if not script.is_file():
+        return None
+    return script.read_bytes()
+
+
+def _add_tree_entry(tar: tarfile.TarFile, root: Path, entry: TreeEntry) -> None:
+    full = root / entry.path
+    info = tar.gettarinfo(str(full), arcname=f"tree/{entry.path}")
+    # COPY --chown gives the agent ownership whatever the headers say; the
+    # host's user and group names have no business in the context.
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    if info.isreg():
+        with full.open("rb") as handle:
+            tar.addfile(info, handle)
+    else:
+        tar.addfile(info)
