@@ -35,7 +35,8 @@ import requests
 from docker.errors import DockerException, ImageNotFound
 
 from ... import settings
-from ...errors import BackendError, BadInputError, EngineUnavailableError
+from ...errors import BackendError, BadInputError
+from .engine import translated
 
 __all__ = [
     "BUILD_LOGGER",
@@ -164,7 +165,7 @@ class ImageBuilder:
         )
 
     def _exists(self, name: str) -> bool:
-        with engine_errors(f"looking up image {name}"):
+        with translated(f"looking up image {name}"):
             try:
                 self.client.images.get(name)
             except ImageNotFound:
@@ -172,7 +173,7 @@ class ImageBuilder:
         return True
 
     def _image_id(self, name: str) -> str:
-        with engine_errors(f"looking up image {name}"):
+        with translated(f"looking up image {name}"):
             try:
                 image_id: str = self.client.images.get(name).id
             except ImageNotFound as exc:
@@ -204,19 +205,6 @@ def _labels(kind: str) -> dict[str, str]:
 # -- building ---------------------------------------------------------------
 
 
-@contextmanager
-def engine_errors(action: str) -> Iterator[None]:
-    """Turn the Docker SDK's and requests' exceptions into ours."""
-    try:
-        yield
-    except requests.exceptions.ConnectionError as exc:
-        raise EngineUnavailableError(
-            f"the Docker engine did not answer while {action}: {exc}"
-        ) from exc
-    except (DockerException, requests.exceptions.RequestException) as exc:
-        raise BackendError(f"{action} failed: {exc}") from exc
-
-
 def build_image(
     client: docker.DockerClient,
     tag: str,
@@ -237,7 +225,7 @@ def build_image(
     """
     build_log.info("building image %s", tag)
     output = _BuildOutput()
-    with engine_errors(f"building image {tag}"):
+    with translated(f"building image {tag}"):
         events = client.api.build(
             fileobj=context,
             custom_context=True,
