@@ -50,13 +50,7 @@ from .image import ImageBuilder
 from .network import create_network
 from .pipelock import DockerPipelockProxy, Sidecar
 from .removal import SessionRemover, remove_containers, remove_networks
-from .ssh import (
-    CONNECT_HELPER_NAME,
-    SshIdentity,
-    connect_helper,
-    known_hosts,
-    ssh_config,
-)
+from .ssh import HELPER_DIR, SshIdentity, connect_helpers, known_hosts, ssh_config
 from .util import (
     RUNSC,
     SessionNames,
@@ -137,6 +131,7 @@ class DockerBottleBackend(BottleBackend):
             runtime=runtime,
             engine_version=str(info.get("ServerVersion", "")),
             workdir=str(spec.workdir.resolve()),
+            limits=bottle.limits,
             env=env,
         )
 
@@ -228,6 +223,9 @@ class DockerBottleBackend(BottleBackend):
                 network=plan.names.internal_network,
                 runtime=plan.runtime,
                 init=True,
+                mem_limit=plan.limits.memory,
+                nano_cpus=int(plan.limits.cpus * 1_000_000_000),
+                pids_limit=plan.limits.pids,
             )
 
     # -- provisioning -------------------------------------------------------
@@ -269,8 +267,11 @@ class DockerBottleBackend(BottleBackend):
             )
         archive.add_bytes(ssh_dir / "config", ssh_config(identities, ssh_dir).encode())
         archive.add_bytes(ssh_dir / "known_hosts", known_hosts(identities).encode())
-        helper = connect_helper(bottle.proxy_host, PIPELOCK_PORT)
-        archive.add_bytes(ssh_dir / CONNECT_HELPER_NAME, helper.encode(), 0o755)
+        archive.add_dir(ssh_dir / HELPER_DIR)
+        for name, (text, mode) in connect_helpers(
+            bottle.proxy_host, PIPELOCK_PORT
+        ).items():
+            archive.add_bytes(ssh_dir / HELPER_DIR / name, text.encode(), mode)
         bottle.put(archive, "copying the SSH keys and config into the bottle")
 
     def provision_git(self, plan: BottlePlan, target: Bottle) -> None:

@@ -6,6 +6,7 @@ import shlex
 from dataclasses import dataclass, field
 
 from ...env import ResolvedEnv
+from ...manifest import Limits
 from .. import BottlePlan, PlanSection
 from .util import SessionNames, runtime_line
 
@@ -28,6 +29,8 @@ class DockerBottlePlan(BottlePlan):
     engine_version: str
     #: The project folder inside the bottle, where claude starts.
     workdir: str
+    #: What the agent container may use of the host.
+    limits: Limits = field(default_factory=Limits)
     #: Names and literal settings only; forwarded values stay in the host
     #: environment until exec time.
     env: ResolvedEnv = field(default_factory=ResolvedEnv, repr=False)
@@ -36,6 +39,11 @@ class DockerBottlePlan(BottlePlan):
     def runtime_label(self) -> str:
         """The runtime by name, for labels and lists."""
         return self.runtime or "runc"
+
+    @property
+    def limits_line(self) -> str:
+        limits = self.limits
+        return f"memory {limits.memory}, {limits.cpus:g} CPUs, {limits.pids} processes"
 
     @property
     def claude_command(self) -> str:
@@ -61,6 +69,7 @@ class DockerBottlePlan(BottlePlan):
                 ),
             ),
             PlanSection("runtime", (runtime_line(self.runtime),)),
+            PlanSection("limits", (self.limits_line,)),
             PlanSection(
                 "networks",
                 (
