@@ -73,3 +73,20 @@ def tracker(docker_client: docker.DockerClient) -> Iterator[ResourceTracker]:
         yield resources
     finally:
         resources.remove_all()
+
+
+@pytest.fixture(scope="session")
+def proxy_image(docker_client: docker.DockerClient) -> str:
+    """The pipelock stand-in's tag (test scaffolding), built when changed."""
+    # Imported here: the images module imports this one for TEST_LABEL.
+    from .images import ensure_proxy_image
+
+    return ensure_proxy_image(docker_client)
+
+
+@pytest.fixture(scope="session")
+def agent_image(docker_client: docker.DockerClient) -> str:
+    """The agent test image's tag: a fake claude that reports what it sees."""
+    from .images import ensure_agent_image
+
+    return ensure_agent_image(docker_client)
