@@ -1,0 +1,35 @@
+"""How the dashboard writes times and paths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["count", "format_age", "show_path"]
+
+
+def format_age(seconds: float) -> str:
+    """A running time in its two largest units: `45s`, `4m 05s`, `2h 03m`."""
+    total = max(0, int(seconds))
+    if total < 60:
+        return f"{total}s"
+    minutes, secs = divmod(total, 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h {minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours:02d}h"
+
+
+def show_path(path: Path) -> str:
+    """A path as given, with the home folder written as `~`."""
+    home = Path.home()
+    if path.is_absolute() and path.is_relative_to(home) and path != home:
+        return f"~/{path.relative_to(home)}"
+    return str(path)
+
+
+def count(number: int, noun: str) -> str:
+    """`1 session`, `3 sessions`."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
