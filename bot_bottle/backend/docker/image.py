@@ -355,8 +355,8 @@ def _read_cert(path: Path) -> _Cert:
         data = path.expanduser().read_bytes()
     except OSError as exc:
         raise BadInputError(
-            f"CA certificate {path} (from BOT_BOTTLE_CA_CERTS or the bottle's "
-            f"CA option) cannot be read: {exc.strerror}"
+            f"CA certificate {path} (from BOT_BOTTLE_CA_CERTS or --ca-cert) "
+            f"cannot be read: {exc.strerror}"
         ) from exc
     if b"-----BEGIN CERTIFICATE-----" not in data:
         raise BadInputError(
