@@ -8,6 +8,7 @@ agent name of its own, which its resources carry in their labels.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import random
@@ -79,6 +80,16 @@ def make_project(root: Path) -> Project:
     manifests = root / "manifests"
     manifests.mkdir()
     return Project(workdir, prompt, skill, key, manifests)
+
+
+def module_project(client: docker.DockerClient, root: Path) -> Iterator[Project]:
+    """A project for a test module; the images built for it go afterwards."""
+    project = make_project(root)
+    yield project
+    where = {"label": f"dev.bot-bottle.workdir={project.workdir.resolve()}"}
+    for image in client.images.list(filters=where):
+        with contextlib.suppress(APIError):
+            client.images.remove(image.id)
 
 
 def unique_agent(prefix: str = "t") -> str:

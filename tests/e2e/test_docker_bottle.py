@@ -30,8 +30,8 @@ from .docker_support import (
     Targets,
     connect_sidecar,
     egress_targets,
-    make_project,
     make_spec,
+    module_project,
     new_stage_dir,
     session_resources,
     unique_agent,
@@ -53,8 +53,10 @@ class Launched:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
-    return make_project(tmp_path_factory.mktemp("bottle"))
+def project(
+    tmp_path_factory: pytest.TempPathFactory, docker_client: docker.DockerClient
+) -> Iterator[Project]:
+    yield from module_project(docker_client, tmp_path_factory.mktemp("bottle"))
 
 
 @pytest.fixture(scope="module")

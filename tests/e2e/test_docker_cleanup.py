@@ -15,6 +15,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import docker
@@ -31,8 +32,8 @@ from bot_bottle.backend.docker import (
 from .conftest import TEST_LABEL, ResourceTracker
 from .docker_support import (
     Project,
-    make_project,
     make_spec,
+    module_project,
     new_stage_dir,
     session_resources,
     unique_agent,
@@ -64,8 +65,10 @@ CHILD = textwrap.dedent(
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
-    return make_project(tmp_path_factory.mktemp("cleanup"))
+def project(
+    tmp_path_factory: pytest.TempPathFactory, docker_client: docker.DockerClient
+) -> Iterator[Project]:
+    yield from module_project(docker_client, tmp_path_factory.mktemp("cleanup"))
 
 
 @pytest.fixture

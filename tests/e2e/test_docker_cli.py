@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import docker
 import pytest
@@ -15,8 +16,8 @@ from bot_bottle.backend.docker import DockerBottleBackend, DockerBottlePlan
 from .docker_support import (
     Project,
     agent_resources,
-    make_project,
     make_spec,
+    module_project,
     new_stage_dir,
     unique_agent,
     use_test_images,
@@ -29,8 +30,10 @@ SECRET_VALUE = "canary-cli-5e9b"
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
-    return make_project(tmp_path_factory.mktemp("cli"))
+def project(
+    tmp_path_factory: pytest.TempPathFactory, docker_client: docker.DockerClient
+) -> Iterator[Project]:
+    yield from module_project(docker_client, tmp_path_factory.mktemp("cli"))
 
 
 def bot_bottle(

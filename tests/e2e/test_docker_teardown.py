@@ -23,8 +23,8 @@ from .conftest import ResourceTracker
 from .docker_support import (
     Project,
     agent_resources,
-    make_project,
     make_spec,
+    module_project,
     new_stage_dir,
     session_resources,
     unique_agent,
@@ -35,8 +35,10 @@ pytestmark = pytest.mark.engine
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
-    return make_project(tmp_path_factory.mktemp("teardown"))
+def project(
+    tmp_path_factory: pytest.TempPathFactory, docker_client: docker.DockerClient
+) -> Iterator[Project]:
+    yield from module_project(docker_client, tmp_path_factory.mktemp("teardown"))
 
 
 @pytest.fixture

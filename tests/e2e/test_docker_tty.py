@@ -17,12 +17,14 @@ import sys
 import termios
 import textwrap
 import time
+from collections.abc import Iterator
 
+import docker
 import pytest
 
 from bot_bottle.backend.docker.bottle import MOUSE_RESET
 
-from .docker_support import Project, make_project, make_spec, unique_agent
+from .docker_support import Project, make_spec, module_project, unique_agent
 
 pytestmark = pytest.mark.engine
 
@@ -126,8 +128,10 @@ def terminal_env(agent_image: str, proxy_image: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
-    return make_project(tmp_path_factory.mktemp("tty"))
+def project(
+    tmp_path_factory: pytest.TempPathFactory, docker_client: docker.DockerClient
+) -> Iterator[Project]:
+    yield from module_project(docker_client, tmp_path_factory.mktemp("tty"))
 
 
 def test_claude_gets_a_real_terminal_and_its_exit_status(
