@@ -169,7 +169,13 @@ class DockerBottle(Bottle):
             stderr=subprocess.STDOUT,
         ) as process:
             assert process.stdout is not None
-            _copy(process.stdout, sys.stdout)
+            try:
+                _copy(process.stdout, sys.stdout)
+            except BaseException:
+                # Leaving the block waits for the CLI; on Ctrl-C or SIGTERM it
+                # must not outlive us while teardown waits.
+                process.kill()
+                raise
             return process.wait()
 
     def _require(self, state: BottleState, doing: str) -> None:
