@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
 import docker
@@ -131,3 +133,55 @@ def test_list_shows_a_running_bottle(
         plan.names.container,
         plan.names.sidecar,
     ]
+
+
+def test_sigterm_mid_session_tears_everything_down(
+    project: Project,
+    docker_client: docker.DockerClient,
+    agent_image: str,
+    proxy_image: str,
+) -> None:
+    agent = unique_agent("term")
+    make_spec(project, agent)
+    env = {
+        **os.environ,
+        "BOT_BOTTLE_BASE_IMAGE": agent_image,
+        "BOT_BOTTLE_PIPELOCK_IMAGE": proxy_image,
+        "BOT_BOTTLE_MANIFEST": str(project.manifests / f"{agent}.json"),
+    }
+    # The plan shows the command; only the shell's output shows "session-42".
+    script = "echo session-$((40 + 2)); sleep 120"
+    started = time.monotonic()
+    with subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bot_bottle",
+            "start",
+            agent,
+            "--no-tui",
+            "--yes",
+            "--",
+            "sh",
+            script,
+        ],
+        cwd=project.workdir,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    ) as child:
+        assert child.stdout is not None
+        seen = ""
+        for line in child.stdout:
+            seen += line
+            if "session-42" in line:
+                break
+        assert "session-42" in seen, seen
+        assert len(agent_resources(docker_client, agent)) == 4
+        child.send_signal(signal.SIGTERM)
+        status = child.wait(timeout=60)
+    assert status != 0
+    assert time.monotonic() - started < 100
+    assert agent_resources(docker_client, agent) == []
