@@ -88,9 +88,15 @@ def _exists(client: docker.DockerClient, tag: str) -> bool:
 
 
 def _remove_older(client: docker.DockerClient, repository: str, keep: str) -> None:
-    """Remove earlier builds of this test image; one in use stays."""
-    for image in client.images.list(repository, filters={"label": TEST_LABEL}):
-        for tag in image.tags:
-            if tag != keep:
-                with contextlib.suppress(APIError):
-                    client.images.remove(tag)
+    """Remove earlier builds of the test images; one still in use stays.
+
+    Untagged ones are included: an image that had children when its tag was
+    removed is left untagged, and can go once they have.
+    """
+    label = {"label": f"{TEST_LABEL}={IMAGE_LABELS[TEST_LABEL]}"}
+    stale = client.images.list(repository, filters=label)
+    stale += client.images.list(filters={**label, "dangling": True})
+    for image in stale:
+        if keep not in image.tags:
+            with contextlib.suppress(APIError):
+                client.images.remove(image.id)
