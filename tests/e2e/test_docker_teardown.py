@@ -8,6 +8,7 @@ session.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pytest
 from bot_bottle.backend import Bottle, BottlePlan
 from bot_bottle.backend.docker import DockerBottleBackend, DockerBottlePlan
 from bot_bottle.errors import BackendError, BadInputError, LaunchError
-from bot_bottle.stage import staging
+from bot_bottle.stage import remove_stage_dir, staging
 
 from .conftest import ResourceTracker
 from .docker_support import (
@@ -235,3 +236,35 @@ def test_the_stage_dir_is_removed_with_the_bottle(
     with backend.launch(plan):
         assert (stage_dir / "pipelock.yaml").is_file()
     assert not stage_dir.exists()
+
+
+def test_prepare_asks_docker_info_once_logs_the_runtime_once_creates_nothing(
+    backend: DockerBottleBackend,
+    project: Project,
+    docker_client: docker.DockerClient,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    client = backend.engine.client
+    asked: list[dict[str, object]] = []
+
+    def info() -> dict[str, object]:
+        asked.append(docker_client.info())
+        return asked[-1]
+
+    monkeypatch.setattr(client, "info", info)
+    agent = unique_agent()
+    with caplog.at_level(logging.INFO, logger="bot_bottle"):
+        plan = backend.prepare(make_spec(project, agent), stage_dir=new_stage_dir())
+    remove_stage_dir(plan.stage_dir)
+
+    assert len(asked) == 1
+    lines = [
+        record.getMessage()
+        for record in caplog.records
+        if record.name == "bot_bottle" and "docker runtime:" in record.getMessage()
+    ]
+    registered = "runsc" in (asked[0].get("Runtimes") or {})  # type: ignore[operator]
+    expected = "runsc (gVisor)" if registered else "runc (default)"
+    assert lines == [f"docker runtime: {expected}"]
+    assert agent_resources(docker_client, agent) == []

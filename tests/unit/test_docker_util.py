@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import os
 import signal
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
+from types import SimpleNamespace
 
 import pytest
 import requests
 from docker.errors import APIError, NotFound
 
-from bot_bottle.backend.docker.backend import _passwd_entry, proxy_environment
+from bot_bottle.backend.docker.backend import (
+    DockerBottleBackend,
+    _passwd_entry,
+    _start_agent,
+    proxy_environment,
+)
 from bot_bottle.backend.docker.bottle import DETACH_KEYS, AgentUser, exec_command
 from bot_bottle.backend.docker.engine import describe, is_gone, translated
 from bot_bottle.backend.docker.util import (
@@ -147,3 +153,26 @@ def test_signals_during_teardown_are_held_back_then_delivered() -> None:
         assert delivered == [signal.SIGUSR1]
     finally:
         signal.signal(signal.SIGUSR1, previous)
+
+
+def test_an_engine_that_does_not_answer_says_how_to_fix_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    backend = DockerBottleBackend()
+    with pytest.raises(EngineUnavailableError, match="DOCKER_HOST") as caught:
+        backend.list_active()
+    assert "does not answer" in str(caught.value)
+
+
+class _BrokenStart:
+    def start(self) -> None:
+        raise APIError("500", explanation="OCI runtime create failed: runsc: boom")
+
+
+def test_a_registered_runsc_that_cannot_start_is_named_in_the_error() -> None:
+    plan = SimpleNamespace(runtime="runsc")
+    with pytest.raises(BackendError, match=r"gVisor runtime \(runsc\) is registered"):
+        _start_agent(_BrokenStart(), plan)  # type: ignore[arg-type]
+    with pytest.raises(BackendError, match="starting the agent container: OCI"):
+        _start_agent(_BrokenStart(), SimpleNamespace(runtime=None))  # type: ignore[arg-type]
