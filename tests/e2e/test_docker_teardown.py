@@ -254,6 +254,11 @@ def test_prepare_asks_docker_info_once_logs_the_runtime_once_creates_nothing(
 
     monkeypatch.setattr(client, "info", info)
     agent = unique_agent()
+    # Captured on the product's logger itself (the CLI stops it propagating),
+    # and only there, so each record is seen once.
+    product_log = logging.getLogger("bot_bottle")
+    monkeypatch.setattr(product_log, "handlers", [caplog.handler])
+    monkeypatch.setattr(product_log, "propagate", False)
     with caplog.at_level(logging.INFO, logger="bot_bottle"):
         plan = backend.prepare(make_spec(project, agent), stage_dir=new_stage_dir())
     remove_stage_dir(plan.stage_dir)
