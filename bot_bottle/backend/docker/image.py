@@ -22,6 +22,7 @@ import stat
 import subprocess
 import tarfile
 import tempfile
+import time
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -32,7 +33,7 @@ from typing import IO, Any
 
 import docker
 import requests
-from docker.errors import DockerException, ImageNotFound
+from docker.errors import APIError, DockerException, ImageNotFound
 
 from ... import settings
 from ...errors import BackendError, BadInputError
@@ -78,6 +79,8 @@ FALLBACK_ID = 1000
 #: Bump when the way a tag is derived changes, so old tags are not reused.
 TAG_SCHEME = "bot-bottle image v1"
 TAIL_LINES = 20
+#: How long the images of an interrupted build may take to be free to remove.
+DISCARD_SECONDS = 3.0
 HASH_CHARS = 12
 #: A build context larger than this is spooled to a temporary file.
 SPOOL_BYTES = 64 << 20
@@ -269,11 +272,21 @@ def _discard(client: docker.DockerClient, created: Sequence[str]) -> None:
     """
     if not created:
         return
-    try:
-        if not client.images.get(created[-1]).tags:
-            client.images.remove(created[-1])
-    except (DockerException, requests.exceptions.RequestException) as exc:
-        log.debug("could not remove image %s of a failed build: %s", created[-1], exc)
+    deadline = time.monotonic() + DISCARD_SECONDS
+    while True:
+        try:
+            if not client.images.get(created[-1]).tags:
+                client.images.remove(created[-1])
+            return
+        except APIError as exc:
+            # 409: after Ctrl-C, the step's container may still be going away.
+            if exc.status_code != 409 or time.monotonic() > deadline:
+                log.debug("could not remove image %s: %s", created[-1], exc)
+                return
+            time.sleep(0.2)
+        except (DockerException, requests.exceptions.RequestException) as exc:
+            log.debug("could not remove image %s: %s", created[-1], exc)
+            return
 
 
 class _BuildOutput:
