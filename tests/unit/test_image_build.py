@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import requests
-from docker.errors import ImageNotFound
+from docker.errors import APIError, ImageNotFound
 
 from bot_bottle.backend.docker.image import (
     BUILD_LOGGER,
@@ -62,6 +62,7 @@ class FakeEngine:
     removed: list[str] = field(default_factory=list)
     closed: bool = False
     fail_with: Exception | None = None
+    busy_removals: int = 0
 
     @property
     def api(self) -> FakeEngine:
@@ -77,6 +78,9 @@ class FakeEngine:
         return self.images_present[name]
 
     def remove(self, name: str) -> None:
+        if self.busy_removals:
+            self.busy_removals -= 1
+            raise APIError("conflict", response=Conflict())
         self.removed.append(name)
 
     def build(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
@@ -92,6 +96,13 @@ class FakeEngine:
             yield from self.events
         finally:
             self.closed = True
+
+
+class Conflict:
+    """The part of a requests response APIError reads: a 409."""
+
+    status_code = 409
+    reason = "Conflict"
 
 
 def unpack(fileobj: io.IOBase) -> dict[str, bytes]:
@@ -370,6 +381,22 @@ def test_a_failed_build_removes_the_images_its_steps_made(engine: FakeEngine) ->
         {"stream": "Step 1/3 : FROM debian\n ---> f25585955858\n"},
         {"stream": "Step 2/3 : COPY x /x\n ---> aaaaaaaaaaaa\n"},
         {"stream": "Step 3/3 : RUN false\n ---> Running in 0\n"},
+        {"error": "failed"},
+    ]
+
+    with pytest.raises(ImageBuildError):
+        run_build(engine)
+
+    assert engine.removed == ["aaaaaaaaaaaa"]
+
+
+def test_an_image_still_in_use_after_ctrl_c_is_removed_once_free(
+    engine: FakeEngine,
+) -> None:
+    engine.images_present["aaaaaaaaaaaa"] = FakeImage("sha256:aaaa", [])
+    engine.busy_removals = 2
+    engine.events = [
+        {"stream": "Step 1/2 : COPY x /x\n ---> aaaaaaaaaaaa\n"},
         {"error": "failed"},
     ]
 
