@@ -34,11 +34,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(words)
     if claude_args and args.command != "start":
         parser.error("arguments after '--' are for claude and go with 'start'")
-    _configure_logging(args.verbose - args.quiet)
-    signal.signal(signal.SIGTERM, _raise_terminated)
-
+    handler = _configure_logging(args.verbose - args.quiet)
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
-        status: int = args.run(args, tuple(claude_args))
+        return _run(args, tuple(claude_args))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        logging.getLogger("bot_bottle").removeHandler(handler)
+
+
+def _run(args: argparse.Namespace, claude_args: tuple[str, ...]) -> int:
+    try:
+        status: int = args.run(args, claude_args)
     except BotBottleError as exc:
         print(f"bot-bottle: {exc}", file=sys.stderr)
         return exc.exit_status
@@ -93,7 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging(verbosity: int) -> None:
+def _configure_logging(verbosity: int) -> logging.Handler:
     level = {-1: logging.WARNING, 0: logging.INFO}.get(
         max(-1, min(verbosity, 1)), logging.DEBUG
     )
@@ -103,6 +110,7 @@ def _configure_logging(verbosity: int) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
+    return handler
 
 
 def _raise_terminated(signum: int, frame: FrameType | None) -> None:
