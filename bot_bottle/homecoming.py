@@ -32,6 +32,9 @@ BUNDLE_REF = "refs/heads/bot-bottle-work"
 #: What the in-bottle script exits with when there is nothing new to bring.
 NOTHING_NEW = 3
 
+#: Git settings for the export that no repository config can override.
+_NO_HOOKS = "-c core.hooksPath=/dev/null -c core.fsmonitor=false"
+
 
 def work_branch_name(agent: str, session: str) -> str:
     """The host branch a session's work lands on."""
@@ -61,6 +64,9 @@ def export_script(workdir: str, base: str, session: str) -> str:
         [
             "set -e",
             f"cd {shlex.quote(workdir)}",
+            # The agent may have planted hooks or an fsmonitor that would make
+            # the export fail; none of the bottle's own is run for it.
+            f"git() {{ command git {_NO_HOOKS} \"$@\"; }}",
             "git add -A >&2",
             "if ! git diff --cached --quiet; then",
             f"  git {identity} commit -q --no-verify -m {shlex.quote(message)} >&2",

@@ -127,6 +127,9 @@ class Bottle(ABC):
     def __init__(self, plan: BottlePlan) -> None:
         self.plan = plan
         self.state = BottleState.STARTING
+        #: The host branch the agent's work was brought home to at teardown;
+        #: None until then, and when nothing changed.
+        self.work_branch: str | None = None
 
     @property
     @abstractmethod

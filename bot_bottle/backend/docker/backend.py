@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import logging
+import shutil
 import socket
 import tarfile
 from collections import defaultdict
@@ -26,6 +27,7 @@ from requests.exceptions import RequestException
 from ... import settings
 from ...env import resolve_env
 from ...errors import BackendError, BadInputError, BotBottleError, LaunchError
+from ...homecoming import bring_home, repository_head, work_branch_name
 from ...manifest import resolve_path
 from ...pipelock import PIPELOCK_PORT
 from ...stage import PREFIX as STAGE_PREFIX
@@ -147,10 +149,12 @@ class DockerBottleBackend(BottleBackend):
             bottle = self._start(docker_plan, client, remover)
             yield bottle
         except BaseException:
-            # The original error is what the caller needs; teardown failures
-            # are logged by the remover and go no further.
+            # The original error is what the caller needs; homecoming and
+            # teardown failures are logged and go no further.
+            _bring_work_home(bottle, docker_plan)
             _stop(bottle, remover)
             raise
+        _bring_work_home(bottle, docker_plan)
         failures = _stop(bottle, remover)
         if failures:
             raise BackendError(
@@ -283,6 +287,8 @@ class DockerBottleBackend(BottleBackend):
         archive = Archive(bottle.user.uid, bottle.user.gid)
         archive.add_path(git_dir, PurePosixPath(git_dir.as_posix()))
         bottle.put(archive, "copying the repository's .git into the bottle")
+        bottle.git_repo = git_dir.parent
+        bottle.git_base = repository_head(git_dir.parent)
 
     # -- what is running, and what is left over ------------------------------
 
@@ -414,6 +420,39 @@ def _labels(plan: DockerBottlePlan, role: str) -> dict[str, str]:
         runtime=plan.runtime_label,
         role=role,
     )
+
+
+def _bring_work_home(bottle: DockerBottle | None, plan: DockerBottlePlan) -> None:
+    """Fetch the session's commits into the host repository, before teardown.
+
+    Never raises: a failure here must not keep the bottle from being removed,
+    so it is logged, and the bundle is kept where the user can fetch it.
+    """
+    if bottle is None or bottle.state is not BottleState.RUNNING:
+        return
+    if bottle.git_repo is None or bottle.git_base is None:
+        return
+    bundle = plan.stage_dir / "work.bundle"
+    try:
+        if not bottle.export_work(bottle.git_base, bundle):
+            log.info("no changes in the bottle; no branch made")
+            return
+        branch = work_branch_name(plan.agent, plan.session)
+        bottle.work_branch = bring_home(bundle, bottle.git_repo, branch)
+    except BotBottleError as exc:
+        kept = _keep_bundle(bundle, bottle.git_repo, plan.session)
+        log.warning("%s%s", exc, f"; the work is kept in {kept}" if kept else "")
+
+
+def _keep_bundle(bundle: Path, repo: Path, session: str) -> Path | None:
+    # Inside .git: out of the working tree, and next to the repository that
+    # `git fetch <bundle>` will bring it into.
+    if not bundle.is_file() or bundle.stat().st_size == 0:
+        return None
+    kept = repo / ".git" / "bot-bottle" / f"{session}.bundle"
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(bundle, kept)
+    return kept
 
 
 def _stop(bottle: DockerBottle | None, remover: SessionRemover) -> list[str]:

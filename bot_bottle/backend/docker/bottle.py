@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 from ...errors import BackendError
+from ...homecoming import NOTHING_NEW, export_script
 from .. import Bottle, BottleState
 from .archive import Archive
 from .bottle_plan import DockerBottlePlan
@@ -102,6 +103,10 @@ class DockerBottle(Bottle):
         self.user = user
         #: The egress proxy's address on the internal network.
         self.proxy_host = proxy_host
+        #: The host repository whose .git was copied in, and the commit it was
+        #: at: where the session's work is brought home to.
+        self.git_repo: Path | None = None
+        self.git_base: str | None = None
         self._remove = remove
 
     @property
@@ -138,6 +143,40 @@ class DockerBottle(Bottle):
         self._require_not_stopped(doing)
         with translated(doing):
             self.container.put_archive("/", archive.finish())
+
+    def export_work(self, base: str, bundle: Path) -> bool:
+        """Write the session's new commits to `bundle`; False when there are none.
+
+        Uncommitted changes are committed first, inside the bottle, so they
+        travel too. Runs as the agent user; nothing is run on the host.
+        """
+        self._require(BottleState.RUNNING, "its work cannot be exported")
+        script = export_script(self.plan.workdir, base, self.plan.session)
+        with translated(f"exporting the work from {self.name}"):
+            status, errors = self._exec_to_file(["sh", "-c", script], bundle)
+        if status == NOTHING_NEW:
+            return False
+        if status != 0:
+            raise BackendError(
+                f"the work in {self.name} could not be exported: "
+                f"{errors.strip() or f'exit status {status}'}"
+            )
+        return True
+
+    def _exec_to_file(self, argv: list[str], target: Path) -> tuple[int, str]:
+        api = self.engine.client.api
+        exec_id = api.exec_create(
+            self.container.id, argv, user=self.user.name, workdir=self.plan.workdir
+        )["Id"]
+        errors = bytearray()
+        with target.open("wb") as out:
+            for stdout, stderr in api.exec_start(exec_id, stream=True, demux=True):
+                if stdout:
+                    out.write(stdout)
+                if stderr:
+                    errors += stderr
+        status = api.exec_inspect(exec_id)["ExitCode"]
+        return int(status), errors.decode("utf-8", "replace")[-2000:]
 
     def teardown(self) -> None:
         if self.state is BottleState.STOPPED:
