@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["count", "format_age", "show_path"]
+__all__ = ["count", "first_lines", "format_age", "show_path"]
 
 
 def format_age(seconds: float) -> str:
@@ -33,3 +33,11 @@ def show_path(path: Path) -> str:
 def count(number: int, noun: str) -> str:
     """`1 session`, `3 sessions`."""
     return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def first_lines(text: str, limit: int = 4) -> str:
+    """At most `limit` lines of `text`, for a notification; the screen has all."""
+    lines = text.splitlines()
+    if len(lines) <= limit:
+        return text
+    return "\n".join([*lines[:limit], "…"])

@@ -45,9 +45,11 @@ class RunOutcome:
 
     @property
     def summary(self) -> str:
+        """One line: the exit status, or the failure and its first line."""
         if self.status is not None:
             return f"claude exited with status {self.status}"
-        return f"{self.title}: {self.cause}"
+        first = self.cause.splitlines()[0] if self.cause else "no cause given"
+        return f"{self.title}: {first.rstrip('.')}"
 
 
 def run_bottle(

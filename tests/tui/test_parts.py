@@ -19,7 +19,7 @@ from bot_bottle.backend import Bottle, BottlePlan, BottleSpec
 from bot_bottle.manifest import Manifest
 from tests.fakes import FakeBottleBackend
 from tui.agents import describe_agent
-from tui.format import format_age, show_path
+from tui.format import count, first_lines, format_age, show_path
 from tui.logs import PackageLogs
 from tui.run import run_bottle
 from tui.staging import SharedStageDir
@@ -40,6 +40,16 @@ from tui.staging import SharedStageDir
 )
 def test_format_age(seconds: float, shown: str) -> None:
     assert format_age(seconds) == shown
+
+
+def test_count_and_first_lines() -> None:
+    assert (count(1, "host"), count(0, "host"), count(3, "host")) == (
+        "1 host",
+        "0 hosts",
+        "3 hosts",
+    )
+    assert first_lines("a\nb", 2) == "a\nb"
+    assert first_lines("a\nb\nc", 2) == "a\nb\n…"
 
 
 def test_show_path_writes_home_as_tilde() -> None:

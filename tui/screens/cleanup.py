@@ -17,7 +17,7 @@ from textual.worker import Worker, WorkerState
 from bot_bottle.backend import BottleBackend, BottleCleanupPlan
 from bot_bottle.errors import BotBottleError
 
-from ..format import count
+from ..format import count, first_lines
 from ..widgets import Cells, NavTable, sync_rows
 
 __all__ = ["CleanupScreen"]
@@ -130,7 +130,7 @@ class CleanupScreen(Screen[None]):
         if not isinstance(error, BotBottleError):
             title = f"Unexpected error trying to {doing}"
             self.log.error(error)
-        self.notify(str(error), title=title, severity="error", timeout=10)
+        self.notify(first_lines(str(error)), title=title, severity="error", timeout=10)
         self._summary(f"{title}.\n{error}")
         self._status("Press esc to go back; c tries again from the dashboard.")
         self.refresh_bindings()

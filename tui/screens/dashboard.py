@@ -24,7 +24,7 @@ from bot_bottle.stage import remove_stage_dir
 
 from ..agents import describe_agent
 from ..context import AppContext
-from ..format import count, format_age, show_path
+from ..format import count, first_lines, format_age, show_path
 from ..run import RunOutcome, hand_over
 from ..widgets import Cells, NavTable, sync_rows
 from .cleanup import CleanupScreen
@@ -120,6 +120,7 @@ class DashboardScreen(Screen[None]):
             table = self.query_one("#agents", AgentTable)
             table.disabled = False
             table.focus()
+            self.refresh_bindings()
             self.show_status("The manifest was read again.")
         self._show_agents()
 
@@ -173,6 +174,7 @@ class DashboardScreen(Screen[None]):
             Static("Fix the file and press r to read it again.", classes="hint")
         )
         self.query_one("#agents", AgentTable).disabled = True
+        self.refresh_bindings()
         self.show_status(
             "The manifest has problems; nothing can be launched.", "-failed"
         )
@@ -190,7 +192,7 @@ class DashboardScreen(Screen[None]):
         grid.add_column(style="bold", no_wrap=True)
         grid.add_column()
         for label, value in describe_agent(self.manifest, name):
-            grid.add_row(Text(label), Text(value))
+            grid.add_row(Text(label), Text(value, overflow="fold"))
         description = self.manifest.agents[name].description
         if description:
             details.update(Group(Text(description, style="italic"), "", grid))
@@ -267,6 +269,8 @@ class DashboardScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "clear_filter":
             return self.has_class("-filtering")
+        if action == "filter":
+            return self.manifest is not None
         return True
 
     @on(Input.Changed, "#filter")
@@ -334,7 +338,7 @@ class DashboardScreen(Screen[None]):
             self.log.error(outcome.detail)
         severity: SeverityLevel = "error"
         if outcome.failed:
-            message, variant = outcome.cause, "-failed"
+            message, variant = first_lines(outcome.cause), "-failed"
         else:
             message = f"{outcome.summary}; the bottle was torn down."
             severity = "information" if outcome.status == 0 else "warning"

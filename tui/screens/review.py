@@ -17,6 +17,7 @@ from textual.worker import Worker, WorkerState
 from bot_bottle.backend import BottleBackend, BottlePlan, BottleSpec
 from bot_bottle.errors import BotBottleError
 
+from ..format import first_lines
 from ..logs import BUILD_LOGGER, ForwardingHandler, LogLine, attach, detach
 from ..staging import SharedStageDir
 from ..widgets import PlanView
@@ -119,7 +120,7 @@ class ReviewScreen(Screen[BottlePlan | None]):
         if not isinstance(error, BotBottleError):
             title = f"Unexpected error preparing {self.agent}"
             self.log.error(error)
-        self.notify(cause, title=title, severity="error", timeout=10)
+        self.notify(first_lines(cause), title=title, severity="error", timeout=10)
         text = Text()
         text.append(f"{title}.\n", style="bold")
         text.append(f"{cause}\n\n")
