@@ -21,10 +21,7 @@ def describe_agent(manifest: Manifest, name: str) -> list[tuple[str, str]]:
         ("prompt", agent.prompt or "none"),
         ("skills", "\n".join(agent.skills) or "none"),
         ("claude", " ".join(agent.claude_args) or "no extra arguments"),
-        (
-            "permissions",
-            "none asked (unattended)" if agent.unattended else "claude asks",
-        ),
+        ("mode", "unattended (no prompts)" if agent.unattended else "asks first"),
         (
             "limits",
             f"{limits.memory} memory, {limits.cpus:g} CPUs, {limits.pids} processes",

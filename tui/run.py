@@ -57,8 +57,8 @@ def run_bottle(
 ) -> RunOutcome:
     """Launch `plan`, run claude in it and tear it down; never raises."""
     agent = plan.agent
-    _say(terminal, f"bot-bottle: launching bottle '{plan.bottle}' for '{agent}'…")
     try:
+        _say(terminal, f"bot-bottle: launching bottle '{plan.bottle}' for '{agent}'…")
         with backend.launch(plan) as bottle:
             status = bottle.exec_claude()
             _say(terminal, "bot-bottle: claude exited; tearing the bottle down…")

@@ -257,6 +257,6 @@ def test_describe_agent_names_env_but_never_values() -> None:
     assert facts["egress"] == "github.com\n*.pypi.org"
     assert facts["env"] == "EDITOR, GH_TOKEN"
     assert facts["claude"] == "--model opus"
-    assert facts["permissions"] == "none asked (unattended)"
+    assert facts["mode"] == "unattended (no prompts)"
     assert facts["limits"] == "2g memory, 1.5 CPUs, 256 processes"
     assert "vi" not in "".join(facts.values())

@@ -331,3 +331,15 @@ async def test_unknown_initial_agent_is_a_notification(
         assert "coder, reviewer, scratch" in notes(app)[-1][1]
         assert isinstance(pilot.app.screen, DashboardScreen)
         assert backend.calls == []
+
+
+async def test_no_second_review_opens_while_a_launch_is_pending(
+    make_app: AppFactory, backend: DemoBackend
+) -> None:
+    async with running(make_app(backend)) as pilot:
+        screen = pilot.app.screen
+        assert isinstance(screen, DashboardScreen)
+        screen.launching = "coder"
+        await pilot.press("enter")
+        assert pilot.app.screen is screen
+        assert backend.calls == []

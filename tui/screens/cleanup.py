@@ -143,6 +143,8 @@ class CleanupScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("approve", "refuse"):
+            if self.step == Step.DONE:
+                return False
             return True if self.step == Step.CHOOSING else None
         if action == "back":
             return self.step != Step.REMOVING

@@ -72,6 +72,8 @@ class DashboardScreen(Screen[None]):
         self.initial_agent = initial_agent
         self.manifest: Manifest | None = None
         self.filter_text = ""
+        #: The agent whose approved plan is being launched, if any.
+        self.launching: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -291,6 +293,8 @@ class DashboardScreen(Screen[None]):
 
     def review(self, agent: str) -> None:
         """Prepare `agent`'s plan on the review screen."""
+        if self.launching is not None:
+            return
         if self.manifest is None:
             self.notify(
                 "Fix the manifest first.", title="Cannot review", severity="error"
@@ -312,6 +316,7 @@ class DashboardScreen(Screen[None]):
         if plan is None:
             self.notify("Nothing was launched.", title=f"Refused {agent}")
             return
+        self.launching = agent
         self.show_status(
             f"Launching {agent}… the terminal goes to claude once the bottle is up.",
             "-busy",
@@ -329,6 +334,7 @@ class DashboardScreen(Screen[None]):
             )
         finally:
             remove_stage_dir(plan.stage_dir)
+            self.launching = None
         self.report(outcome)
         self.refresh_active()
 
