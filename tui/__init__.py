@@ -1,8 +1,7 @@
-"""The bot-bottle dashboard, a Textual app that reaches bottles only through
-the backend interface.
+"""The bot-bottle dashboard: a Textual app over the backend interface.
 
-`create_app` builds it for a backend; the CLI runs it, and tests hand it an
-in-memory backend.
+It reaches bottles only through `BottleBackend`. `create_app` builds it for a
+backend; the CLI runs it, and tests hand it an in-memory backend.
 """
 
 from __future__ import annotations

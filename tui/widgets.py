@@ -5,15 +5,28 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
+from rich.console import Group, RenderableType
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Label, Static
 
 from bot_bottle.backend import PlanSection
+from bot_bottle.errors import ManifestError
+from bot_bottle.manifest import Manifest
 
-__all__ = ["Cells", "NavTable", "PlanView", "sync_rows"]
+from .agents import describe_agent
+
+__all__ = [
+    "AgentDetails",
+    "Cells",
+    "ManifestProblems",
+    "NavTable",
+    "PlanView",
+    "sync_rows",
+]
 
 #: The cells of one row, in column order.
 Cells = Sequence[str | Text]
@@ -97,3 +110,53 @@ class PlanView(Vertical):
                 yield Static(Text("\n".join(section.lines)), classes="section-lines")
             else:
                 yield Static("(none)", classes="section-lines -empty")
+
+
+class AgentDetails(VerticalScroll):
+    """What an agent holds and may reach, from the manifest; titled by its name."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(can_focus=False, **kwargs)
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="details")
+
+    def show(self, manifest: Manifest | None, name: str | None) -> None:
+        """Describe agent `name`, or say that none is selected."""
+        details = self.query_one("#details", Static)
+        if manifest is None or name is None or name not in manifest.agents:
+            self.border_title = "Agent"
+            details.update(Text("No agent selected.", style="italic"))
+            return
+        self.border_title = name
+        details.update(_describe(manifest, name))
+
+
+def _describe(manifest: Manifest, name: str) -> RenderableType:
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    for label, value in describe_agent(manifest, name):
+        grid.add_row(Text(label), Text(value, overflow="fold"))
+    description = manifest.agents[name].description
+    if not description:
+        return grid
+    return Group(Text(description, style="italic"), "", grid)
+
+
+class ManifestProblems(VerticalScroll):
+    """Each problem of a manifest with its place, and what to do next."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(can_focus=False, **kwargs)
+
+    def show(self, exc: ManifestError) -> None:
+        self.remove_children()
+        self.mount(Label(Text("The manifest cannot be used."), classes="headline"))
+        self.mount(Static(Text(exc.source), classes="source"))
+        for problem in exc.problems:
+            bullet = Label("•", classes="bullet")
+            line = Static(Text(problem), classes="problem-line")
+            self.mount(Horizontal(bullet, line, classes="problem-row"))
+        hint = "Fix the file and press r to read it again."
+        self.mount(Static(hint, classes="hint"))

@@ -5,16 +5,14 @@ from __future__ import annotations
 from functools import partial
 from typing import ClassVar, cast
 
-from rich.console import Group
-from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Label, Static
+from textual.widgets import DataTable, Footer, Header, Input, Static
 from textual.worker import Worker, WorkerState
 
 from bot_bottle.backend import ActiveBottle, BottlePlan
@@ -22,11 +20,10 @@ from bot_bottle.errors import BotBottleError, EngineUnavailableError, ManifestEr
 from bot_bottle.manifest import Manifest, load_manifest
 from bot_bottle.stage import remove_stage_dir
 
-from ..agents import describe_agent
 from ..context import AppContext
 from ..format import count, first_lines, format_age, show_path
 from ..run import RunOutcome, hand_over
-from ..widgets import Cells, NavTable, sync_rows
+from ..widgets import AgentDetails, Cells, ManifestProblems, NavTable, sync_rows
 from .cleanup import CleanupScreen
 from .review import ReviewScreen
 
@@ -83,11 +80,8 @@ class DashboardScreen(Screen[None]):
         with Horizontal(id="top"):
             with Vertical(id="agents-panel", classes="panel"):
                 yield AgentTable(AGENT_COLUMNS, id="agents")
-                yield VerticalScroll(
-                    id="manifest-problem", classes="problem", can_focus=False
-                )
-            with VerticalScroll(id="details-panel", classes="panel", can_focus=False):
-                yield Static(id="details")
+                yield ManifestProblems(id="manifest-problem", classes="problem")
+            yield AgentDetails(id="details-panel", classes="panel")
         with Vertical(id="active-panel", classes="panel"):
             yield NavTable(ACTIVE_COLUMNS, id="active")
             yield Static(id="engine-problem", classes="problem")
@@ -160,21 +154,7 @@ class DashboardScreen(Screen[None]):
     def _show_manifest_problem(self, exc: ManifestError) -> None:
         self.set_class(True, "-manifest-invalid")
         self.query_one("#agents-panel").border_subtitle = "invalid manifest"
-        panel = self.query_one("#manifest-problem", VerticalScroll)
-        panel.remove_children()
-        panel.mount(Label(Text("The manifest cannot be used."), classes="headline"))
-        panel.mount(Static(Text(exc.source), classes="source"))
-        for problem in exc.problems:
-            panel.mount(
-                Horizontal(
-                    Label("•", classes="bullet"),
-                    Static(Text(problem), classes="problem-line"),
-                    classes="problem-row",
-                )
-            )
-        panel.mount(
-            Static("Fix the file and press r to read it again.", classes="hint")
-        )
+        self.query_one("#manifest-problem", ManifestProblems).show(exc)
         self.query_one("#agents", AgentTable).disabled = True
         self.refresh_bindings()
         self.show_status(
@@ -182,24 +162,7 @@ class DashboardScreen(Screen[None]):
         )
 
     def _show_details(self, name: str | None) -> None:
-        panel = self.query_one("#details-panel", VerticalScroll)
-        details = self.query_one("#details", Static)
-        if self.manifest is None or name not in self.manifest.agents:
-            panel.border_title = "Agent"
-            details.update(Text("No agent selected.", style="italic"))
-            return
-        assert name is not None
-        panel.border_title = name
-        grid = Table.grid(padding=(0, 1))
-        grid.add_column(style="bold", no_wrap=True)
-        grid.add_column()
-        for label, value in describe_agent(self.manifest, name):
-            grid.add_row(Text(label), Text(value, overflow="fold"))
-        description = self.manifest.agents[name].description
-        if description:
-            details.update(Group(Text(description, style="italic"), "", grid))
-        else:
-            details.update(grid)
+        self.query_one(AgentDetails).show(self.manifest, name)
 
     @on(DataTable.RowHighlighted, "#agents")
     def _agent_highlighted(self, event: DataTable.RowHighlighted) -> None:
