@@ -186,7 +186,7 @@ def egress_targets(
     Docker gives fixed addresses only on networks with a chosen subnet; the
     test connects the sidecar to this network once the bottle is up.
     """
-    network = _network_with_free_subnet(client, tracker)
+    network = network_with_free_subnet(client, tracker)
     subnet = ipaddress.ip_network(network.attrs["IPAM"]["Config"][0]["Subnet"])
     allowed_ip, refused_ip = str(subnet[10]), str(subnet[11])
     for address, body in ((allowed_ip, "allowed-ok"), (refused_ip, "refused-ok")):
@@ -194,9 +194,10 @@ def egress_targets(
     yield Targets(network.name, allowed_ip, refused_ip)
 
 
-def _network_with_free_subnet(
+def network_with_free_subnet(
     client: docker.DockerClient, tracker: ResourceTracker
 ) -> Any:
+    """A test network on a /24 of its own, so targets can have fixed addresses."""
     name = f"bot-bottle-test-targets-{uuid.uuid4().hex[:6]}"
     for _ in range(20):
         subnet = f"10.{random.randint(100, 250)}.{random.randint(0, 255)}.0/24"

@@ -1,6 +1,7 @@
-"""The test images: the pipelock stand-in and a bottle image with a fake claude.
+"""The test images: the pipelock stand-in, a bottle image with a fake claude,
+and an SSH server holding a git repository.
 
-Both are test scaffolding, built from the sources in `images/` beside this
+All are test scaffolding, built from the sources in `images/` beside this
 file. Each is tagged by a hash of its sources and build arguments and kept
 between runs, so a run whose sources are unchanged builds nothing; a changed
 source builds a new tag and removes the old one.
@@ -22,7 +23,12 @@ from bot_bottle.backend.docker.image import agent_ids, build_image
 
 from .conftest import TEST_LABEL
 
-__all__ = ["IMAGES_DIR", "ensure_agent_image", "ensure_proxy_image"]
+__all__ = [
+    "IMAGES_DIR",
+    "ensure_agent_image",
+    "ensure_proxy_image",
+    "ensure_sshd_image",
+]
 
 IMAGES_DIR = Path(__file__).with_name("images")
 REPOSITORY = "bot-bottle-test"
@@ -38,6 +44,11 @@ def ensure_agent_image(client: docker.DockerClient) -> str:
     """The tag of the agent test image, for the host user's uid and gid."""
     uid, gid = agent_ids()
     return _ensure(client, "agent", {"AGENT_UID": str(uid), "AGENT_GID": str(gid)})
+
+
+def ensure_sshd_image(client: docker.DockerClient) -> str:
+    """The tag of the test SSH server, a git host for the egress side."""
+    return _ensure(client, "sshd", {})
 
 
 def _ensure(
