@@ -105,6 +105,7 @@ def make_spec(
     forward: Sequence[str] = (),
     literals: dict[str, str] | None = None,
     claude_args: Sequence[str] = (),
+    unattended: bool = False,
 ) -> BottleSpec:
     """A spec for `agent` in a manifest written for it."""
     manifest = {
@@ -123,6 +124,7 @@ def make_spec(
                 "prompt": str(project.prompt),
                 "skills": [str(project.skill)],
                 "claude_args": list(claude_args),
+                "unattended": unattended,
             }
         },
     }

@@ -25,6 +25,12 @@ from docker.errors import DockerException, ImageNotFound
 from requests.exceptions import RequestException
 
 from ... import settings
+from ...claude_settings import (
+    FILE_MODE,
+    SKIP_PERMISSIONS,
+    runs_unattended,
+    unattended_files,
+)
 from ...env import resolve_env
 from ...errors import BackendError, BadInputError, BotBottleError, LaunchError
 from ...homecoming import bring_home, repository_head, work_branch_name
@@ -235,14 +241,17 @@ class DockerBottleBackend(BottleBackend):
     # -- provisioning -------------------------------------------------------
 
     def provision_prompt(self, plan: BottlePlan, target: Bottle) -> None:
-        if plan.prompt is None:
-            return
         bottle = _docker_bottle(target)
         claude_dir = bottle.user.home / ".claude"
         archive = Archive(bottle.user.uid, bottle.user.gid)
         archive.add_dir(claude_dir, 0o700)
-        archive.add_bytes(claude_dir / "CLAUDE.md", plan.prompt.read_bytes())
-        bottle.put(archive, "copying the prompt into the bottle")
+        if plan.prompt is not None:
+            archive.add_bytes(claude_dir / "CLAUDE.md", plan.prompt.read_bytes())
+        if runs_unattended(plan.claude_argv):
+            # Claude's first-run questions answered, so nobody has to.
+            for path, data in unattended_files(bottle.plan.workdir).items():
+                archive.add_bytes(bottle.user.home / path, data, FILE_MODE)
+        bottle.put(archive, "copying the prompt and claude's settings into the bottle")
 
     def provision_skills(self, plan: BottlePlan, target: Bottle) -> None:
         if not plan.skills:
@@ -349,7 +358,7 @@ def _agent_and_bottle(spec: BottleSpec) -> tuple[Any, Any]:
 
 def _claude_argv(spec: BottleSpec) -> tuple[str, ...]:
     agent = spec.manifest.agents[spec.agent]
-    unattended = ("--dangerously-skip-permissions",) if agent.unattended else ()
+    unattended = (SKIP_PERMISSIONS,) if agent.unattended else ()
     return (*unattended, *agent.claude_args, *spec.claude_args)
 
 
