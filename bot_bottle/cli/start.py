@@ -73,7 +73,13 @@ def run(args: argparse.Namespace, claude_args: tuple[str, ...]) -> int:
     )
     backend = get_bottle_backend()
     if not args.no_tui:
-        return _open_dashboard(backend, manifest_path, agent, claude_args)
+        return _open_dashboard(
+            backend,
+            manifest_path,
+            initial_agent=agent,
+            claude_args=claude_args,
+            ca_certs=spec.ca_certs,
+        )
     return run_headless(backend, spec, assume_yes=args.yes)
 
 
@@ -97,7 +103,7 @@ def run_dashboard(args: argparse.Namespace, claude_args: tuple[str, ...]) -> int
     """Bare `bot-bottle`: the dashboard on the manifest's agents."""
     backend = get_bottle_backend()
     manifest_path = settings.manifest_path(args.manifest)
-    return _open_dashboard(backend, manifest_path, None, claude_args)
+    return _open_dashboard(backend, manifest_path, claude_args=claude_args)
 
 
 def choose_agent(manifest: Manifest, wanted: str | None, source: Path) -> str:
@@ -127,8 +133,10 @@ def _checked_certs(paths: list[Path]) -> tuple[Path, ...]:
 def _open_dashboard(
     backend: BottleBackend,
     manifest_path: Path,
-    agent: str | None,
-    claude_args: tuple[str, ...],
+    *,
+    initial_agent: str | None = None,
+    claude_args: tuple[str, ...] = (),
+    ca_certs: tuple[Path, ...] = (),
 ) -> int:
     # Imported here: the headless commands never load Textual.
     from tui import create_app
@@ -137,8 +145,9 @@ def _open_dashboard(
         backend,
         manifest_path=manifest_path,
         workdir=Path.cwd(),
-        initial_agent=agent,
+        initial_agent=initial_agent,
         claude_args=claude_args,
+        ca_certs=ca_certs,
     )
     status = app.run()
     return status if isinstance(status, int) else 0
