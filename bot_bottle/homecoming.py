@@ -66,7 +66,7 @@ def export_script(workdir: str, base: str, session: str) -> str:
             f"cd {shlex.quote(workdir)}",
             # The agent may have planted hooks or an fsmonitor that would make
             # the export fail; none of the bottle's own is run for it.
-            f"git() {{ command git {_NO_HOOKS} \"$@\"; }}",
+            f'git() {{ command git {_NO_HOOKS} "$@"; }}',
             "git add -A >&2",
             "if ! git diff --cached --quiet; then",
             f"  git {identity} commit -q --no-verify -m {shlex.quote(message)} >&2",

@@ -45,7 +45,7 @@ def _model_table(name: str, model: dict[str, Any]) -> str:
 
 def _type(field: dict[str, Any]) -> str:
     if "$ref" in field:
-        return field["$ref"].rsplit("/", 1)[1]
+        return str(field["$ref"]).rsplit("/", 1)[1]
     if "anyOf" in field:
         return " or ".join(_type(option) for option in field["anyOf"])
     kind = field.get("type", "any")
