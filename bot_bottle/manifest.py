@@ -350,8 +350,9 @@ class Agent(_Model):
         default=False,
         description=(
             "Run claude without permission prompts "
-            "(--dangerously-skip-permissions). The bottle is the boundary. "
-            "Default: false."
+            "(--dangerously-skip-permissions), with its settings in the bottle "
+            "set so no first-run question waits for a person. The bottle is "
+            "the boundary. Default: false."
         ),
     )
 
