@@ -214,6 +214,46 @@ def test_a_changed_file_makes_a_new_image_with_the_change(
     assert run(docker_client, tracker, second, ["cat", "README.md"]) == (0, "changed\n")
 
 
+def test_a_new_workdir_image_replaces_the_folders_earlier_one(
+    docker_client: docker.DockerClient,
+    builder: ImageBuilder,
+    made_images: list[str],
+    agent_image: str,
+    project: Path,
+) -> None:
+    first = builder.workdir_image(agent_image, project)
+    made_images.append(first)
+    write(project / "README.md", "changed again\n")
+
+    second = builder.workdir_image(agent_image, project)
+    made_images.append(second)
+
+    with pytest.raises(ImageNotFound):
+        docker_client.images.get(first)
+    assert docker_client.images.get(second).tags == [second]
+
+
+def test_an_image_a_bottle_still_uses_is_kept(
+    docker_client: docker.DockerClient,
+    tracker: ResourceTracker,
+    builder: ImageBuilder,
+    made_images: list[str],
+    agent_image: str,
+    project: Path,
+) -> None:
+    first = builder.workdir_image(agent_image, project)
+    made_images.append(first)
+    running = docker_client.containers.run(
+        first, ["sleep", "60"], detach=True, labels={TEST_LABEL: "in-use"}
+    )
+    tracker.container(running.id)
+    write(project / "README.md", "changed while in use\n")
+
+    made_images.append(builder.workdir_image(agent_image, project))
+
+    assert docker_client.images.get(first).tags == [first]
+
+
 def test_setup_sh_runs_as_root_in_the_tree_and_its_output_streams(
     docker_client: docker.DockerClient,
     tracker: ResourceTracker,

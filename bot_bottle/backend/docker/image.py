@@ -34,6 +34,7 @@ from typing import IO, Any
 import docker
 import requests
 from docker.errors import APIError, DockerException, ImageNotFound
+from requests import RequestException
 
 from ... import settings
 from ...errors import BackendError, BadInputError
@@ -132,7 +133,8 @@ class ImageBuilder:
             return replacement
 
         paths = [*settings.ca_cert_paths(), *ca_certs]
-        return self._find_or_build(_BaseRecipe([_read_cert(path) for path in paths]))
+        tag, _ = self._find_or_build(_BaseRecipe([_read_cert(path) for path in paths]))
+        return tag
 
     def workdir_image(self, base: str, workdir: Path) -> str:
         """The tag of an image holding `workdir`'s tree on top of `base`.
@@ -141,13 +143,18 @@ class ImageBuilder:
             BadInputError: the folder cannot be used.
             ImageBuildError: the build failed (setup.sh included).
         """
-        return self._find_or_build(_WorkdirRecipe(self._image_id(base), workdir))
+        recipe = _WorkdirRecipe(self._image_id(base), workdir)
+        tag, built = self._find_or_build(recipe)
+        if built:
+            self._remove_superseded(str(recipe.workdir), keep=tag)
+        return tag
 
-    def _find_or_build(self, recipe: _Recipe) -> str:
+    def _find_or_build(self, recipe: _Recipe) -> tuple[str, bool]:
+        """The recipe's tag, and whether it had to be built now."""
         tag = recipe.tag()
         if self._exists(tag):
             log.debug("reusing image %s", tag)
-            return tag
+            return tag, False
         with _spooled_tar(recipe.write_context) as context:
             build_image(
                 self.client,
@@ -156,7 +163,25 @@ class ImageBuilder:
                 buildargs=recipe.buildargs,
                 labels=recipe.labels(),
             )
-        return tag
+        return tag, True
+
+    def _remove_superseded(self, workdir: str, *, keep: str) -> None:
+        """Remove the folder's earlier images, so each change does not leave one.
+
+        An image a bottle still runs from is in use and stays; the engine
+        refuses to remove it, which is not an error here.
+        """
+        where = {"label": [f"{MANAGED_LABEL}=true", f"{WORKDIR_LABEL}={workdir}"]}
+        with translated(f"listing earlier images of {workdir}"):
+            images = self.client.images.list(filters=where)
+        for image in images:
+            if keep in image.tags:
+                continue
+            try:
+                self.client.images.remove(image.id, noprune=False)
+                log.debug("removed superseded image %s", image.short_id)
+            except (APIError, RequestException) as exc:
+                log.debug("kept image %s: %s", image.short_id, exc)
 
     def _require_replacement(self, name: str) -> None:
         if self._exists(name):
