@@ -58,8 +58,8 @@ def test_the_plan_shows_every_section_in_order() -> None:
     titles = [section.title for section in plan().sections()]
     assert titles == [
         "agent", "bottle", "images", "runtime", "limits", "networks",
-        "egress allowlist", "env (names only)", "ssh hosts", "skills", "prompt",
-        "claude command", "warnings",
+        "isolation", "egress allowlist", "env (names only)", "ssh hosts",
+        "skills", "prompt", "claude command", "warnings",
     ]  # fmt: skip
 
 

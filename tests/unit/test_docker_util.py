@@ -1,4 +1,4 @@
-"""Naming, runtime detection, engine assessment, the exec command, passwd."""
+"""Naming, runtime detection, the exec command, passwd."""
 
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ from bot_bottle.backend.docker.engine import describe, is_gone, translated
 from bot_bottle.backend.docker.util import (
     SessionNames,
     deferred_signals,
-    engine_warnings,
     new_session_id,
     runsc_registered,
     runtime_line,
@@ -59,15 +58,6 @@ def test_runsc_is_detected_from_docker_info() -> None:
 def test_the_runtime_line_is_the_one_the_preflight_shows() -> None:
     assert runtime_line("runsc") == "docker runtime: runsc (gVisor)"
     assert runtime_line(None) == "docker runtime: runc (default)"
-
-
-def test_old_engines_are_warned_about_and_new_ones_are_not() -> None:
-    old = engine_warnings("20.10.24+dfsg1")
-    assert len(old) == 2
-    assert "25.0.5" in old[0] and "28.0" in old[1]
-    assert len(engine_warnings("27.3.1")) == 1
-    assert engine_warnings("28.2.2") == ()
-    assert "not recognised" in engine_warnings("dev")[0]
 
 
 def test_the_exec_command_names_env_vars_but_holds_no_value() -> None:

@@ -54,6 +54,7 @@ from .bottle import AgentUser, DockerBottle
 from .bottle_cleanup_plan import DockerBottleCleanupPlan
 from .bottle_plan import DockerBottlePlan
 from .engine import Engine, describe, translated
+from .hardening import agent_security, assess_engine
 from .image import ImageBuilder
 from .network import create_network
 from .pipelock import DockerPipelockProxy, Sidecar
@@ -62,7 +63,6 @@ from .ssh import HELPER_DIR, SshIdentity, connect_helpers, known_hosts, ssh_conf
 from .util import (
     RUNSC,
     SessionNames,
-    engine_warnings,
     new_session_id,
     runsc_registered,
     runtime_line,
@@ -111,6 +111,7 @@ class DockerBottleBackend(BottleBackend):
             info = client.info()
         runtime = RUNSC if runsc_registered(info) else None
         announce.info("%s", runtime_line(runtime))
+        engine = assess_engine(str(info.get("ServerVersion", "")))
 
         builder = ImageBuilder(client)
         base = builder.base_image(ca_certs=spec.ca_certs)
@@ -130,16 +131,18 @@ class DockerBottleBackend(BottleBackend):
             ssh_hosts=tuple(identity.host for identity in bottle.ssh),
             skills=tuple(str(path) for path in _skill_paths(spec)),
             prompt=_prompt_path(spec),
-            warnings=engine_warnings(str(info.get("ServerVersion", ""))),
+            warnings=engine.warnings,
             session=session,
             names=SessionNames.for_session(spec.agent, session),
             image=image,
             base_image=base,
             sidecar_image=sidecar_image,
             runtime=runtime,
-            engine_version=str(info.get("ServerVersion", "")),
+            engine_version=engine.version,
             workdir=str(spec.workdir.resolve()),
             limits=bottle.limits,
+            internal_network_options=dict(engine.internal_network_options),
+            isolation=engine.isolation,
             env=env,
         )
 
@@ -175,7 +178,11 @@ class DockerBottleBackend(BottleBackend):
         names = plan.names
         with _step("creating the networks"):
             create_network(
-                client, names.internal_network, _labels(plan, "network"), internal=True
+                client,
+                names.internal_network,
+                _labels(plan, "network"),
+                internal=True,
+                options=plan.internal_network_options,
             )
             create_network(
                 client, names.egress_network, _labels(plan, "network"), internal=False
@@ -236,6 +243,7 @@ class DockerBottleBackend(BottleBackend):
                 mem_limit=plan.limits.memory,
                 nano_cpus=int(plan.limits.cpus * 1_000_000_000),
                 pids_limit=plan.limits.pids,
+                **agent_security(),
             )
 
     # -- provisioning -------------------------------------------------------

@@ -31,6 +31,10 @@ class DockerBottlePlan(BottlePlan):
     workdir: str
     #: What the agent container may use of the host.
     limits: Limits = field(default_factory=Limits)
+    #: Driver options of the internal network, as the engine assessment chose.
+    internal_network_options: dict[str, str] = field(default_factory=dict)
+    #: What keeps the agent in, one line per layer.
+    isolation: tuple[str, ...] = ()
     #: Names and literal settings only; forwarded values stay in the host
     #: environment until exec time.
     env: ResolvedEnv = field(default_factory=ResolvedEnv, repr=False)
@@ -77,6 +81,7 @@ class DockerBottlePlan(BottlePlan):
                     f"egress: {names.egress_network} (egress proxy only)",
                 ),
             ),
+            PlanSection("isolation", self.isolation),
             PlanSection("egress allowlist", self.allowlist),
             PlanSection("env (names only)", self.env_names),
             PlanSection("ssh hosts", self.ssh_hosts),

@@ -16,12 +16,19 @@ log = logging.getLogger(__name__)
 
 
 def create_network(
-    client: Any, name: str, labels: Mapping[str, str], *, internal: bool
+    client: Any,
+    name: str,
+    labels: Mapping[str, str],
+    *,
+    internal: bool,
+    options: Mapping[str, str] | None = None,
 ) -> Any:
     """Create a bridge network; `internal` gives it no route out.
 
-    `check_duplicate` makes the engine refuse a name already taken: a
-    duplicated name would be ambiguous in every later call.
+    `options` are the bridge driver's (for example, to keep the host's
+    address off the network). `check_duplicate` makes the engine refuse a
+    name already taken: a duplicated name would be ambiguous in every later
+    call.
     """
     with translated(f"creating network {name}"):
         return client.networks.create(
@@ -31,6 +38,7 @@ def create_network(
             enable_ipv6=False,
             check_duplicate=True,
             labels=dict(labels),
+            options=dict(options or {}),
         )
 
 

@@ -22,6 +22,7 @@ from docker.types import Mount
 from ...errors import BackendError, LaunchError
 from ...pipelock import PIPELOCK_PORT, PipelockProxy
 from .engine import is_gone, translated
+from .hardening import sidecar_security
 
 __all__ = ["CONFIG_IN_CONTAINER", "DockerPipelockProxy", "Sidecar"]
 
@@ -138,6 +139,7 @@ class DockerPipelockProxy(PipelockProxy):
                 labels=dict(sidecar.labels),
                 network=sidecar.egress_network,
                 mounts=[mount],
+                **sidecar_security(),
             )
 
     def _attach_and_start(self, sidecar: Sidecar) -> None:

@@ -1,4 +1,4 @@
-"""Docker-specific helpers: naming, runtime detection, engine assessment."""
+"""Docker-specific helpers: naming, runtime detection, deferred signals."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ __all__ = [
     "RUNSC",
     "SessionNames",
     "deferred_signals",
-    "engine_warnings",
     "new_session_id",
     "runsc_registered",
     "runtime_line",
@@ -71,35 +70,6 @@ def runtime_line(runtime: str | None) -> str:
     if runtime == RUNSC:
         return "docker runtime: runsc (gVisor)"
     return "docker runtime: runc (default)"
-
-
-def _version(text: str) -> tuple[int, ...]:
-    numbers = re.findall(r"\d+", text.split("+", 1)[0].split("-", 1)[0])
-    return tuple(int(number) for number in numbers[:3])
-
-
-def engine_warnings(server_version: str) -> tuple[str, ...]:
-    """What an engine of `server_version` cannot guarantee, in plain sentences."""
-    version = _version(server_version)
-    if not version:
-        return (
-            f"Docker engine version {server_version!r} is not recognised; "
-            "its network isolation could not be assessed.",
-        )
-    warnings: list[str] = []
-    if version < (25, 0, 5):
-        warnings.append(
-            f"Docker engine {server_version} forwards DNS queries from internal "
-            "networks to outside resolvers (fixed in 25.0.5): names the agent "
-            "looks up can leave the host even though its traffic cannot."
-        )
-    if version < (28,):
-        warnings.append(
-            f"Docker engine {server_version} leaves the internal network's "
-            "gateway reachable (isolated gateways came in 28.0): the agent can "
-            "reach services on the host that listen on that address or 0.0.0.0."
-        )
-    return tuple(warnings)
 
 
 @contextmanager

@@ -1,0 +1,175 @@
+"""Hardening: what the containers are created with, and the engine assessment.
+
+The engine is assessed from its version alone; these tests give versions on
+either side of each threshold. The container options are checked as the
+backend hands them to the SDK, through a client that records the call.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from bot_bottle.backend.docker.backend import DockerBottleBackend
+from bot_bottle.backend.docker.hardening import (
+    GATEWAY_MODE_IPV4,
+    INHIBIT_IPV4,
+    NO_RESOLVER,
+    agent_security,
+    assess_engine,
+    engine_version,
+    sidecar_security,
+)
+from bot_bottle.backend.docker.pipelock import DockerPipelockProxy, Sidecar
+from bot_bottle.manifest import Limits
+
+from .test_docker_plan import plan as sample_plan
+
+
+class _Recorder:
+    """Stands in for `client.containers`: records what `create` was given."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+
+    def create(self, *args: Any, **kwargs: Any) -> SimpleNamespace:
+        self.calls.append((args, kwargs))
+        return SimpleNamespace(id="c0ffee", name=kwargs.get("name"))
+
+
+def _client() -> SimpleNamespace:
+    return SimpleNamespace(containers=_Recorder())
+
+
+def test_engine_versions_are_read_without_their_distribution_suffix() -> None:
+    assert engine_version("20.10.24+dfsg1") == (20, 10, 24)
+    assert engine_version("28.2.2") == (28, 2, 2)
+    assert engine_version("25.0.5-ce") == (25, 0, 5)
+    assert engine_version("dev") == ()
+
+
+def test_engine_20_10_keeps_the_host_off_the_network_with_inhibit_ipv4() -> None:
+    found = assess_engine("20.10.24+dfsg1")
+    assert found.internal_network_options == {INHIBIT_IPV4: "true"}
+    assert found.warnings == ()
+    text = "\n".join(found.isolation)
+    assert "no address on the internal network (inhibit_ipv4" in text
+    assert "25.0.5" in text
+
+
+def test_engine_28_uses_the_isolated_gateway_mode() -> None:
+    found = assess_engine("28.2.2")
+    assert found.internal_network_options == {GATEWAY_MODE_IPV4: "isolated"}
+    assert found.warnings == ()
+    assert "isolated gateway mode" in "\n".join(found.isolation)
+    assert "25.0.5" not in "\n".join(found.isolation)
+
+
+def test_engines_from_25_0_5_to_28_use_inhibit_ipv4_and_need_no_dns_note() -> None:
+    found = assess_engine("27.3.1")
+    assert found.internal_network_options == {INHIBIT_IPV4: "true"}
+    assert found.warnings == ()
+    assert "25.0.5" not in "\n".join(found.isolation)
+
+
+def test_an_engine_before_20_10_is_warned_to_leave_the_host_reachable() -> None:
+    found = assess_engine("19.03.15")
+    assert found.internal_network_options == {}
+    assert len(found.warnings) == 1
+    assert "0.0.0.0" in found.warnings[0]
+    assert "20.10" in found.warnings[0]
+    assert "host: reachable at the internal network's gateway address" in (
+        found.isolation
+    )
+
+
+def test_an_unrecognised_engine_is_asked_for_isolation_and_warned_about() -> None:
+    found = assess_engine("dev")
+    assert found.internal_network_options == {INHIBIT_IPV4: "true"}
+    assert "not recognised" in found.warnings[0]
+    assert "unconfirmed" in "\n".join(found.isolation)
+
+
+def test_the_agent_drops_every_capability_and_gains_no_privilege() -> None:
+    options = agent_security()
+    assert options["cap_drop"] == ["ALL"]
+    assert "cap_add" not in options
+    assert options["security_opt"] == ["no-new-privileges"]
+    assert not any("seccomp" in each for each in options["security_opt"])
+    assert "privileged" not in options
+
+
+def test_the_agent_resolves_through_nothing_and_has_no_ipv6() -> None:
+    options = agent_security()
+    assert options["dns"] == [NO_RESOLVER] == ["127.0.0.1"]
+    assert options["sysctls"] == {"net.ipv6.conf.all.disable_ipv6": "1"}
+
+
+def test_the_agent_container_is_created_hardened_with_only_proxy_variables() -> None:
+    client = _client()
+    plan = sample_plan()
+    plan.limits = Limits(memory="2g", cpus=1.5, pids=512)
+    DockerBottleBackend()._create_agent(plan, client, "http://10.0.0.2:8888")
+
+    [(_, options)] = client.containers.calls
+    assert options["cap_drop"] == ["ALL"]
+    assert options["security_opt"] == ["no-new-privileges"]
+    assert options["dns"] == ["127.0.0.1"]
+    assert options["user"] == "agent"
+    assert options["pids_limit"] == 512
+    assert options["mem_limit"] == "2g"
+    assert options["nano_cpus"] == 1_500_000_000
+    for absent in ("cap_add", "privileged", "ports", "publish_all_ports"):
+        assert absent not in options
+    assert set(options["environment"]) == {
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "NO_PROXY",
+        "no_proxy",
+    }
+
+
+def test_the_sidecar_is_created_without_capabilities_ports_or_environment(
+    tmp_path: Path,
+) -> None:
+    client = _client()
+    proxy = DockerPipelockProxy(
+        ["api.anthropic.com"],
+        client=client,
+        sidecar=Sidecar(
+            name="s", image="pipelock", internal_network="i", egress_network="e"
+        ),
+    )
+    proxy._create(proxy.sidecar, tmp_path / "pipelock.yaml")  # type: ignore[arg-type]
+
+    [(_, options)] = client.containers.calls
+    assert options["cap_drop"] == ["ALL"] == sidecar_security()["cap_drop"]
+    assert options["security_opt"] == ["no-new-privileges"]
+    for absent in ("ports", "publish_all_ports", "environment", "cap_add"):
+        assert absent not in options
+
+
+def test_the_plan_shows_how_the_agent_is_kept_in() -> None:
+    found = assess_engine("20.10.24+dfsg1")
+    plan = sample_plan()
+    plan.isolation = found.isolation
+    plan.warnings = found.warnings
+    out = io.StringIO()
+    plan.print(out)
+    text = out.getvalue()
+    assert "isolation:\n  agent: no capabilities" in text
+    assert "DNS: no resolver beyond the internal network" in text
+    assert "egress proxy: no capabilities, no published port" in text
+
+
+@pytest.mark.parametrize("version", ["19.03.15", "20.10.24", "28.0.0", "dev"])
+def test_every_assessment_says_something_about_the_host(version: str) -> None:
+    lines = assess_engine(version).isolation
+    assert any(line.startswith("host: ") for line in lines)
+    assert any(line.startswith("DNS: ") for line in lines)
