@@ -28,15 +28,15 @@ def is_ipv4_literal(text: str) -> bool:
 
 
 def format_age(seconds: float) -> str:
-    """A duration as a person reads it at a glance: 45s, 12m, 3h05m, 2d04h."""
-    whole = int(seconds)
-    if whole < 60:
-        return f"{whole}s"
-    minutes, _ = divmod(whole, 60)
+    """A running time in its two largest units: `45s`, `4m 05s`, `2h 03m`."""
+    total = max(0, int(seconds))
+    if total < 60:
+        return f"{total}s"
+    minutes, secs = divmod(total, 60)
     if minutes < 60:
-        return f"{minutes}m"
+        return f"{minutes}m {secs:02d}s"
     hours, minutes = divmod(minutes, 60)
     if hours < 24:
-        return f"{hours}h{minutes:02d}m"
+        return f"{hours}h {minutes:02d}m"
     days, hours = divmod(hours, 24)
-    return f"{days}d{hours:02d}h"
+    return f"{days}d {hours:02d}h"

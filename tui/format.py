@@ -4,22 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot_bottle.util import format_age
+
 __all__ = ["count", "first_lines", "format_age", "show_path"]
-
-
-def format_age(seconds: float) -> str:
-    """A running time in its two largest units: `45s`, `4m 05s`, `2h 03m`."""
-    total = max(0, int(seconds))
-    if total < 60:
-        return f"{total}s"
-    minutes, secs = divmod(total, 60)
-    if minutes < 60:
-        return f"{minutes}m {secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours}h {minutes:02d}m"
-    days, hours = divmod(hours, 24)
-    return f"{days}d {hours:02d}h"
 
 
 def show_path(path: Path) -> str:

@@ -44,10 +44,11 @@ def test_expand_tilde_expands_home_and_nothing_else(
     [
         (0, "0s"),
         (59.9, "59s"),
-        (60, "1m"),
-        (3599, "59m"),
-        (3660, "1h01m"),
-        (90000, "1d01h"),
+        (60, "1m 00s"),
+        (3599, "59m 59s"),
+        (3660, "1h 01m"),
+        (90000, "1d 01h"),
+        (-5, "0s"),
     ],
 )
 def test_format_age_reads_at_a_glance(seconds: float, text: str) -> None:
