@@ -50,6 +50,11 @@ class Build:
 class FakeImage:
     id: str
     tags: list[str]
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:19]
 
 
 @dataclass
@@ -77,7 +82,16 @@ class FakeEngine:
             raise ImageNotFound(name)
         return self.images_present[name]
 
-    def remove(self, name: str) -> None:
+    def list(self, filters: dict[str, Any]) -> list[FakeImage]:
+        wanted = dict(item.split("=", 1) for item in filters["label"])
+        found = {
+            image.id: image
+            for image in self.images_present.values()
+            if wanted.items() <= image.labels.items()
+        }
+        return list(found.values())
+
+    def remove(self, name: str, **options: Any) -> None:
         if self.busy_removals:
             self.busy_removals -= 1
             raise APIError("conflict", response=Conflict())
@@ -88,7 +102,10 @@ class FakeEngine:
             raise self.fail_with
         self.builds.append(Build(kwargs, unpack(kwargs["fileobj"])))
         if kwargs.get("tag"):
-            self.images_present[kwargs["tag"]] = FakeImage("sha256:new", [])
+            tag = kwargs["tag"]
+            self.images_present[tag] = FakeImage(
+                f"sha256:{len(self.builds)}", [tag], kwargs.get("labels") or {}
+            )
         return self._stream()
 
     def _stream(self) -> Iterator[dict[str, Any]]:
@@ -437,3 +454,29 @@ def test_an_engine_that_does_not_answer_is_our_error(engine: FakeEngine) -> None
 
     with pytest.raises(EngineUnavailableError, match="building image img:1"):
         run_build(engine)
+
+
+def test_building_a_changed_tree_removes_the_folders_earlier_image(
+    tmp_path: Path,
+) -> None:
+    engine = FakeEngine(images_present={"base": FakeImage("sha256:base", ["base"])})
+    builder = ImageBuilder(engine)
+    (tmp_path / "a.txt").write_text("one\n")
+    first = builder.workdir_image("base", tmp_path)
+    (tmp_path / "a.txt").write_text("two\n")
+
+    second = builder.workdir_image("base", tmp_path)
+
+    assert second != first
+    assert engine.removed == [engine.images_present[first].id]
+
+
+def test_reusing_an_image_removes_nothing(tmp_path: Path) -> None:
+    engine = FakeEngine(images_present={"base": FakeImage("sha256:base", ["base"])})
+    builder = ImageBuilder(engine)
+    (tmp_path / "a.txt").write_text("one\n")
+    builder.workdir_image("base", tmp_path)
+
+    builder.workdir_image("base", tmp_path)
+
+    assert engine.removed == []
