@@ -69,6 +69,11 @@ def dashboard_rows(bench: Bench, live: int) -> list[Row]:
     except NotReady as exc:
         for row in rows:
             row.unavailable = str(exc)
+    except Exception as exc:
+        # The dashboard is under active development: a row that cannot be
+        # measured says why, and the rest of the benchmark goes on.
+        for row in rows:
+            row.unavailable = f"not available: {type(exc).__name__}: {exc}"
     return rows
 
 

@@ -85,10 +85,11 @@ def _floor(
         made = floor_launch(bench.api, inputs, name, bench.workspace.labels)
     with timed() as down:
         floor_remove(bench.api, made.containers, made.networks)
-    launch.floor.append(up.seconds)
-    launch.floor_calls.append(up.call_count)
-    teardown.floor.append(down.seconds)
-    teardown.floor_calls.append(down.call_count)
+    for row, took in ((launch, up), (teardown, down)):
+        assert took.calls is not None
+        row.floor.append(took.seconds)
+        row.floor_calls.append(took.call_count)
+        row.floor_engine_seconds = took.calls.seconds_by_endpoint()
 
 
 def _add(row: Row, seconds: float, calls: Any) -> None:

@@ -29,8 +29,9 @@ class Row:
     check: Callable[[Row], bool] | None = None
     ours_calls: list[int] = field(default_factory=list)
     floor_calls: list[int] = field(default_factory=list)
-    #: Engine time by endpoint in bot-bottle's last sample.
+    #: Engine time by endpoint in bot-bottle's last sample, and the floor's.
     engine_seconds: dict[str, float] = field(default_factory=dict)
+    floor_engine_seconds: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     #: Why the row has no measurement, when it has none.
     unavailable: str = ""
@@ -75,6 +76,7 @@ class Row:
             "ours_engine_calls": self.ours_calls,
             "floor_engine_calls": self.floor_calls,
             "ours_engine_seconds_by_endpoint": self.engine_seconds,
+            "floor_engine_seconds_by_endpoint": self.floor_engine_seconds,
             "notes": self.notes,
             "unavailable": self.unavailable or None,
         }

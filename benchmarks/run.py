@@ -35,6 +35,7 @@ __all__ = ["main"]
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 BOTTLE_COUNTS = (1, 20)
+SECTIONS = ("launch", "prepare", "list", "cleanup", "tree", "dashboard", "memory")
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -50,6 +51,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--output", type=Path, default=RESULTS, help="where to write the JSON"
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=SECTIONS,
+        help="measure only this part (repeatable); all parts by default",
     )
     return parser.parse_args(argv)
 
@@ -67,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         with interrupts_as_keyboard():
             bench = _bench(client, workspace, args.runs)
             about = machine(client, bench.factory.images.runtime)
-            rows = _measure(bench)
+            rows = _measure(bench, set(args.only or SECTIONS))
     except KeyboardInterrupt:
         print("benchmarks: interrupted; removing what the run made", file=sys.stderr)
         return 130
@@ -119,24 +126,40 @@ def _bench(client: docker.DockerClient, workspace: Workspace, runs: int) -> Benc
     return Bench(client, backend, workspace, project, factory, runs, _say)
 
 
-def _measure(bench: Bench) -> list[Row]:
+def _measure(bench: Bench, sections: set[str]) -> list[Row]:
     rows: dict[str, list[Row]] = {}
-    rows["prepare"] = [prepare_row(bench)]
-    rows["launch"] = launch_rows(bench, bench.project)
-    rows["list"] = []
+    if "prepare" in sections:
+        rows["prepare"] = [prepare_row(bench)]
+    if "launch" in sections:
+        rows["launch"] = launch_rows(bench, bench.project)
+    if sections & {"list", "dashboard"}:
+        rows["list"] = _with_live_bottles(bench, "dashboard" in sections, rows)
+        if "list" not in sections:
+            del rows["list"]
+    if "cleanup" in sections:
+        rows["cleanup"] = cleanup_rows(bench, BOTTLE_COUNTS)
+    if sections & {"tree", "memory"}:
+        tree = bench.workspace.project("tree", files=TREE_FILES)
+    if "tree" in sections:
+        rows["tree"] = [tree_row(bench, tree)]
+        rows["tree"] += launch_rows(bench, tree, f" ({TREE_FILES:,}-file tree)")
+    if "memory" in sections:
+        rows["memory"] = [
+            memory_row(bench, bench.project, "a small project"),
+            memory_row(bench, tree, f"the {TREE_FILES:,}-file tree"),
+        ]
+    return [row for part in SECTIONS for row in rows.get(part, [])]
+
+
+def _with_live_bottles(
+    bench: Bench, dashboard: bool, rows: dict[str, list[Row]]
+) -> list[Row]:
+    """The list_active rows; the dashboard rows too, with the most bottles live."""
+    listed = []
     for count in BOTTLE_COUNTS:
         with live_bottles(bench, count) as seen:
-            rows["list"].append(list_row(bench, count, seen))
-            if count == BOTTLE_COUNTS[-1]:
+            listed.append(list_row(bench, count, seen))
+            if dashboard and count == BOTTLE_COUNTS[-1]:
                 rows["dashboard"] = dashboard_rows(bench, count)
-    judge_constant(rows["list"], BOTTLE_COUNTS)
-    rows["cleanup"] = cleanup_rows(bench, BOTTLE_COUNTS)
-    tree = bench.workspace.project("tree", files=TREE_FILES)
-    rows["tree"] = [tree_row(bench, tree)]
-    rows["tree"] += launch_rows(bench, tree, f" ({TREE_FILES:,}-file tree)")
-    rows["memory"] = [
-        memory_row(bench, bench.project, "a small project"),
-        memory_row(bench, tree, f"the {TREE_FILES:,}-file tree"),
-    ]
-    order = ("launch", "prepare", "list", "cleanup", "tree", "dashboard", "memory")
-    return [row for part in order for row in rows[part]]
+    judge_constant(listed, BOTTLE_COUNTS)
+    return listed

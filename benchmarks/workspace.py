@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
-import os
 import secrets
 import shutil
 import signal
@@ -34,8 +32,6 @@ from bot_bottle.manifest import load_manifest
 from bot_bottle.stage import PREFIX as STAGE_PREFIX
 
 __all__ = ["BENCH_LABEL", "Project", "Workspace", "interrupts_as_keyboard"]
-
-log = logging.getLogger("benchmarks")
 
 #: Carried by everything the benchmark makes directly, with the run's id.
 BENCH_LABEL = "dev.bot-bottle.benchmark"
@@ -216,15 +212,3 @@ def interrupts_as_keyboard() -> Iterator[None]:
         for signum, handler in previous.items():
             with contextlib.suppress(ValueError):
                 signal.signal(signum, handler)
-
-
-def environment_for(agent_image: str, proxy_image: str) -> dict[str, str]:
-    """The settings that point bot-bottle at the warm test images."""
-    return {
-        "BOT_BOTTLE_BASE_IMAGE": agent_image,
-        "BOT_BOTTLE_PIPELOCK_IMAGE": proxy_image,
-    }
-
-
-def apply_environment(values: dict[str, str]) -> None:
-    os.environ.update(values)
