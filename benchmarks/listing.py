@@ -58,7 +58,7 @@ def _info(bench: Bench, row: Row) -> None:
 def live_bottles(bench: Bench, count: int) -> Iterator[int]:
     """`count` live bottles of this run: one launched for real, the rest made.
 
-    Yields how many live bottles there are in all (other runs' count too).
+    Yields how many live bottles list_active sees, any others on the engine too.
     """
     plan = bench.prepare()
     made = MadeBottles()
