@@ -21,7 +21,12 @@ from docker.api.client import APIClient
 __all__ = ["CallLog", "EngineCall", "counting", "install"]
 
 _VERSION = re.compile(r"^/v\d+\.\d+")
-_IDENT = re.compile(r"/[0-9a-f]{64}|/bot-bottle-[^/?]+")
+#: A container, network or exec named by id or name, not a collection verb.
+_RESOURCE = re.compile(
+    r"^/(containers|networks|exec|volumes)/(?!(json|create|prune)$)[^/]+"
+)
+#: An image by id or name; a name may hold slashes.
+_IMAGE = re.compile(r"^/images/(?!(json|create|prune|load|search)$)(.+?)(/[a-z]+)?$")
 
 
 @dataclass(frozen=True)
@@ -94,11 +99,17 @@ def install() -> None:
 
 def _record(request: Any, started: float, seconds: float) -> None:
     path = str(request.path_url).split("?", 1)[0]
-    endpoint = _IDENT.sub("/{id}", _VERSION.sub("", path))
+    endpoint = _endpoint(_VERSION.sub("", path))
     call = EngineCall(str(request.method), endpoint, seconds, started)
     with _lock:
         for log in _active:
             log.calls.append(call)
+
+
+def _endpoint(path: str) -> str:
+    """The path with the resource it names replaced by `{id}`."""
+    path = _RESOURCE.sub(lambda found: f"/{found.group(1)}/{{id}}", path)
+    return _IMAGE.sub(lambda found: f"/images/{{id}}{found.group(3) or ''}", path)
 
 
 @contextmanager
