@@ -272,6 +272,20 @@ def test_the_ssh_proxy_command_tunnels_through_the_sidecar(
     assert "ProxyCommand /home/agent/.ssh/bot-bottle/connect %h %p" in out
 
 
+def test_git_sees_the_copied_in_tree_as_unchanged(
+    launched: Launched, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out = run(
+        launched.bottle,
+        capsys,
+        "sh",
+        "git config core.checkStat && git status --porcelain && echo clean",
+    )
+
+    assert status == 0, out
+    assert out.split() == ["minimal", "clean"]
+
+
 def test_exec_claude_returns_claudes_exit_status(
     launched: Launched, capsys: pytest.CaptureFixture[str]
 ) -> None:

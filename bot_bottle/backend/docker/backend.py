@@ -93,6 +93,20 @@ def proxy_environment(proxy_url: str) -> dict[str, str]:
     }
 
 
+#: Git settings for every git run in the bottle. The .git copied in carries
+#: the host's index, whose inode, device, ctime and owner never match the
+#: files in the image, so git would re-read and re-hash the whole tree on its
+#: first `status` or `add`. Modification times and sizes survive the copy;
+#: comparing only those finds an unchanged tree unchanged at once.
+GIT_STAT_SETTINGS = {
+    "GIT_CONFIG_COUNT": "2",
+    "GIT_CONFIG_KEY_0": "core.checkStat",
+    "GIT_CONFIG_VALUE_0": "minimal",
+    "GIT_CONFIG_KEY_1": "core.trustctime",
+    "GIT_CONFIG_VALUE_1": "false",
+}
+
+
 class DockerBottleBackend(BottleBackend):
     """Runs bottles on the Docker engine the SDK finds (DOCKER_HOST, contexts)."""
 
@@ -235,7 +249,7 @@ class DockerBottleBackend(BottleBackend):
                 hostname=plan.names.container[:63],
                 user=AGENT_USER,
                 working_dir=plan.workdir,
-                environment=proxy_environment(proxy_url),
+                environment={**proxy_environment(proxy_url), **GIT_STAT_SETTINGS},
                 labels=_labels(plan, "agent"),
                 network=plan.names.internal_network,
                 runtime=plan.runtime,
