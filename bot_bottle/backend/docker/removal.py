@@ -2,7 +2,8 @@
 
 Used by teardown (one session, found by its label) and by cleanup (the
 resources a cleanup plan lists, by id). Removal tolerates what is already
-gone, including a removal already under way elsewhere (409), and keeps going
+gone, and waits out a removal already under way elsewhere (409), so that a
+network is not removed while its container is still going. It keeps going
 past a failure so that one stuck resource does not strand the rest.
 """
 
@@ -10,12 +11,13 @@ from __future__ import annotations
 
 import logging
 import signal
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from docker.errors import APIError
+from docker.errors import APIError, NotFound
 
 from ...errors import BackendError
 from ...stage import remove_stage_dir
@@ -28,6 +30,9 @@ __all__ = ["SessionRemover", "remove_containers", "remove_networks"]
 log = logging.getLogger(__name__)
 
 _PARALLEL_REMOVALS = 4
+#: How long a removal under way elsewhere is waited for.
+_OTHER_REMOVAL_SECONDS = 60.0
+_POLL_SECONDS = 0.1
 
 
 def remove_containers(client: Any, ids: Sequence[str]) -> list[str]:
@@ -55,9 +60,30 @@ def _remove_container(client: Any, ident: str) -> str:
     try:
         with translated(f"removing container {ident[:12]}"):
             _tolerate_gone(client.api.remove_container, ident, force=True)
+            _wait_removed(client, ident)
     except BackendError as exc:
         return str(exc)
     return ""
+
+
+def _wait_removed(client: Any, ident: str) -> None:
+    """Return once the container is gone; another removal may still hold it.
+
+    Another teardown or cleanup removing the same container gets it a 409;
+    its networks cannot go until it has.
+    """
+    deadline = time.monotonic() + _OTHER_REMOVAL_SECONDS
+    while True:
+        try:
+            client.api.inspect_container(ident)
+        except NotFound:
+            return
+        if time.monotonic() > deadline:
+            raise BackendError(
+                f"container {ident[:12]} was still being removed after "
+                f"{_OTHER_REMOVAL_SECONDS:g} s"
+            )
+        time.sleep(_POLL_SECONDS)
 
 
 def _tolerate_gone(call: Any, ident: str, **options: Any) -> None:
