@@ -163,6 +163,8 @@ class EnvConfig(_Model):
     )
     set: dict[EnvName, EnvValue] = Field(
         default_factory=dict,
+        # A repr ends up in tracebacks and logs; the names are enough there.
+        repr=False,
         description=(
             "Variables given literal values, name to value. For settings, not "
             "secrets: the manifest is a plain file. Values may not contain a "
