@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
+from docker.errors import NotFound
+
 from ...errors import BackendError
 from ...homecoming import NOTHING_NEW, export_script
 from .. import Bottle, BottleState
@@ -130,8 +132,42 @@ class DockerBottle(Bottle):
         )
         log.debug("running claude in %s", self.name)
         if tty:
-            return self._run_attached(command, terminal=terminal)
-        return self._run_streamed(command)
+            status = self._run_attached(command, terminal=terminal)
+        else:
+            status = self._run_streamed(command)
+        self._report_egress()
+        return status
+
+    def egress_problem(self) -> str | None:
+        """Why the egress proxy is no longer serving; None while it runs.
+
+        Without its proxy the agent has no way out at all (its network is
+        internal), and the person who ran it should know the session was cut
+        off rather than wonder why the network failed.
+        """
+        sidecar = self.plan.names.sidecar
+        try:
+            with translated(f"checking the egress proxy {sidecar}"):
+                state = self.engine.client.api.inspect_container(sidecar)["State"]
+        except BackendError as exc:
+            if isinstance(exc.__cause__, NotFound):
+                return f"the egress proxy {sidecar} was removed during the session"
+            log.debug("%s", exc)
+            return None
+        if state.get("Running"):
+            return None
+        how = f"exit status {state.get('ExitCode')}"
+        if state.get("OOMKilled"):
+            how = "killed for lack of memory"
+        return (
+            f"the egress proxy {sidecar} stopped during the session ({how}); "
+            "from then on the agent had no network at all"
+        )
+
+    def _report_egress(self) -> None:
+        problem = self.egress_problem()
+        if problem is not None:
+            log.warning("%s", problem)
 
     def cp_in(self, host: Path, ctr: str) -> None:
         archive = Archive(self.user.uid, self.user.gid)
