@@ -27,6 +27,7 @@ from bot_bottle.backend.docker.hardening import (
 from bot_bottle.backend.docker.pipelock import DockerPipelockProxy, Sidecar
 from bot_bottle.manifest import Limits
 
+from .test_docker_plan import SECRET
 from .test_docker_plan import plan as sample_plan
 
 
@@ -109,7 +110,7 @@ def test_the_agent_resolves_through_nothing_and_has_no_ipv6() -> None:
     assert options["sysctls"] == {"net.ipv6.conf.all.disable_ipv6": "1"}
 
 
-def test_the_agent_container_is_created_hardened_with_only_proxy_variables() -> None:
+def test_the_agent_container_is_created_hardened_and_without_the_bottles_env() -> None:
     client = _client()
     plan = sample_plan()
     plan.limits = Limits(memory="2g", cpus=1.5, pids=512)
@@ -125,14 +126,11 @@ def test_the_agent_container_is_created_hardened_with_only_proxy_variables() -> 
     assert options["nano_cpus"] == 1_500_000_000
     for absent in ("cap_add", "privileged", "ports", "publish_all_ports"):
         assert absent not in options
-    assert set(options["environment"]) == {
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "NO_PROXY",
-        "no_proxy",
-    }
+    environment = options["environment"]
+    assert environment["HTTPS_PROXY"] == "http://10.0.0.2:8888"
+    # The bottle's own variables reach claude at exec time, never here.
+    assert not set(plan.env.names) & set(environment)
+    assert SECRET not in repr(environment)
 
 
 def test_the_sidecar_is_created_without_capabilities_ports_or_environment(
