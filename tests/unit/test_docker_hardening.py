@@ -171,3 +171,16 @@ def test_every_assessment_says_something_about_the_host(version: str) -> None:
     lines = assess_engine(version).isolation
     assert any(line.startswith("host: ") for line in lines)
     assert any(line.startswith("DNS: ") for line in lines)
+
+
+def test_the_plan_names_seccomp_under_runc_and_gvisor_under_runsc() -> None:
+    [runc] = [
+        line for line in assess_engine("28.0.0").isolation if line.startswith("agent:")
+    ]
+    [runsc] = [
+        line
+        for line in assess_engine("28.0.0", "runsc").isolation
+        if line.startswith("agent:")
+    ]
+    assert "default seccomp profile" in runc
+    assert "gVisor" in runsc and "seccomp" not in runsc

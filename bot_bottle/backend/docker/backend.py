@@ -125,7 +125,7 @@ class DockerBottleBackend(BottleBackend):
             info = client.info()
         runtime = RUNSC if runsc_registered(info) else None
         announce.info("%s", runtime_line(runtime))
-        engine = assess_engine(str(info.get("ServerVersion", "")))
+        engine = assess_engine(str(info.get("ServerVersion", "")), runtime)
 
         builder = ImageBuilder(client)
         base = builder.base_image(ca_certs=spec.ca_certs)

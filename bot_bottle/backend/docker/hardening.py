@@ -89,16 +89,20 @@ def engine_version(text: str) -> tuple[int, ...]:
     return tuple(int(number) for number in numbers[:3])
 
 
-def assess_engine(server_version: str) -> EngineAssessment:
-    """Decide, from the engine's version, how the internal network is made."""
+def assess_engine(server_version: str, runtime: str | None = None) -> EngineAssessment:
+    """Decide, from the engine's version, how the internal network is made.
+
+    `runtime` is the one the agent will run under ("runsc", or None for the
+    engine's default); it changes only what the plan says about seccomp.
+    """
     version = engine_version(server_version)
     options, gateway, warnings = _gateway(server_version, version)
     return EngineAssessment(
         version=server_version,
         internal_network_options=options,
         isolation=(
-            "agent: no capabilities, no privilege gain (no-new-privileges), "
-            "the engine's default seccomp profile, an unprivileged user",
+            f"agent: no capabilities, no privilege gain (no-new-privileges), "
+            f"an unprivileged user, {_syscall_line(runtime)}",
             f"DNS: {_dns_line(version)}",
             f"host: {gateway}",
             "IPv6: off inside the agent container; the networks have none",
@@ -155,5 +159,15 @@ def _dns_line(version: tuple[int, ...]) -> str:
     if version and version < _DNS_FIXED_IN:
         # The engine itself would forward queries (CVE-2024-29018); the
         # resolver above is what stops it.
-        line += " (this engine would forward them before 25.0.5; bot-bottle stops it)"
+        line += (
+            " (engines before 25.0.5, like this one, would forward them; the "
+            "agent's resolver setting stops that)"
+        )
     return line
+
+
+def _syscall_line(runtime: str | None) -> str:
+    if runtime == "runsc":
+        # runsc loads the OCI seccomp profile only with --oci-seccomp.
+        return "gVisor's kernel between it and the host's"
+    return "the engine's default seccomp profile"
