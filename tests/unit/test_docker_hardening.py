@@ -1,4 +1,5 @@
-"""Hardening: what the containers are created with, and the engine assessment.
+"""Hardening: what the containers are created with, the engine assessment, and
+failing closed (a dead egress proxy reported, a removal under way waited for).
 
 The engine is assessed from its version alone; these tests give versions on
 either side of each threshold. The container options are checked as the
@@ -8,13 +9,18 @@ backend hands them to the SDK, through a client that records the call.
 from __future__ import annotations
 
 import io
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import requests
+from docker.errors import NotFound
 
+from bot_bottle.backend.docker import removal
 from bot_bottle.backend.docker.backend import DockerBottleBackend
+from bot_bottle.backend.docker.bottle import AgentUser, DockerBottle
+from bot_bottle.backend.docker.engine import Engine
 from bot_bottle.backend.docker.hardening import (
     GATEWAY_MODE_IPV4,
     INHIBIT_IPV4,
@@ -25,6 +31,7 @@ from bot_bottle.backend.docker.hardening import (
     sidecar_security,
 )
 from bot_bottle.backend.docker.pipelock import DockerPipelockProxy, Sidecar
+from bot_bottle.errors import BackendError
 from bot_bottle.manifest import Limits
 
 from .test_docker_plan import SECRET
@@ -184,3 +191,73 @@ def test_the_plan_names_seccomp_under_runc_and_gvisor_under_runsc() -> None:
     ]
     assert "default seccomp profile" in runc
     assert "gVisor" in runsc and "seccomp" not in runsc
+
+
+# -- failing closed, and saying so ----------------------------------------------
+
+
+class _Api:
+    """Stands in for `client.api`: answers inspect_container from a script."""
+
+    def __init__(self, *answers: dict[str, Any] | Exception) -> None:
+        self.answers = list(answers)
+        self.asked = 0
+
+    def inspect_container(self, ident: str) -> dict[str, Any]:
+        self.asked += 1
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def _bottle(api: _Api) -> DockerBottle:
+    engine = Engine(SimpleNamespace(api=api))
+    user = AgentUser("agent", 1000, 1000, PurePosixPath("/home/agent"))
+    return DockerBottle(
+        sample_plan(),
+        engine,
+        container=None,
+        user=user,
+        proxy_host="10.0.0.2",
+        remove=lambda: None,
+    )
+
+
+def test_a_running_egress_proxy_is_no_problem() -> None:
+    assert _bottle(_Api({"State": {"Running": True}})).egress_problem() is None
+
+
+def test_a_dead_egress_proxy_is_reported_with_how_it_died() -> None:
+    exited = _bottle(_Api({"State": {"Running": False, "ExitCode": 137}}))
+    problem = exited.egress_problem() or ""
+    assert "bot-bottle-dev-abc123-proxy stopped during the session" in problem
+    assert "exit status 137" in problem and "no network at all" in problem
+
+    oom = {"State": {"Running": False, "ExitCode": 137, "OOMKilled": True}}
+    assert "lack of memory" in (_bottle(_Api(oom)).egress_problem() or "")
+    gone = _bottle(_Api(NotFound("no such container")))
+    assert "was removed during the session" in (gone.egress_problem() or "")
+
+
+def test_an_engine_that_cannot_say_is_not_reported_as_a_dead_proxy() -> None:
+    broken = _bottle(_Api(requests.exceptions.ConnectionError("refused")))
+    assert broken.egress_problem() is None
+
+
+def test_a_container_another_removal_holds_is_waited_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(removal, "_POLL_SECONDS", 0.0)
+    api = _Api({"State": {}}, {"State": {}}, NotFound("gone"))
+    removal._wait_removed(SimpleNamespace(api=api), "c0ffee")
+    assert api.asked == 3
+
+
+def test_a_removal_that_never_ends_is_a_failure_not_a_hang(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(removal, "_POLL_SECONDS", 0.0)
+    monkeypatch.setattr(removal, "_OTHER_REMOVAL_SECONDS", 0.0)
+    with pytest.raises(BackendError, match="still being removed"):
+        removal._wait_removed(SimpleNamespace(api=_Api({"State": {}})), "c0ffee")
