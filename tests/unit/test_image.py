@@ -6,6 +6,7 @@ Every test works on a real git repository in a temporary folder.
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 from collections.abc import Callable
@@ -200,6 +201,125 @@ def test_a_subfolder_of_a_repository_lists_only_its_own_files(repo: Path) -> Non
     assert paths(list_tree(repo / "src")) == {"app", "app/main.py"}
 
 
+def test_files_get_the_modes_git_records_whether_tracked_or_not(repo: Path) -> None:
+    """A tracked file's mode comes from the index, an untracked one's from
+    disk; a file must get the same mode either way."""
+    write(repo / "group.txt", "untracked\n", 0o664)
+    write(repo / "tool.sh", "#!/bin/sh\n", 0o744)
+    (repo / "link").symlink_to("src")
+
+    entries = by_path(list_tree(repo))
+
+    assert entries["README.md"].mode == entries["group.txt"].mode == 0o100644
+    assert entries["run.sh"].mode == entries["tool.sh"].mode == 0o100755
+    assert entries["docs"].mode == entries["link"].mode == 0o120000
+
+
+def test_a_tracked_file_made_executable_is_listed_executable(repo: Path) -> None:
+    (repo / "README.md").chmod(0o755)
+
+    entry = by_path(list_tree(repo))["README.md"]
+
+    assert entry.mode == 0o100755
+    assert entry.content == git(repo, "hash-object", "README.md").strip()
+
+
+def test_a_chmod_counts_even_where_git_is_told_to_ignore_modes(repo: Path) -> None:
+    git(repo, "config", "core.fileMode", "false")
+    (repo / "README.md").chmod(0o755)
+
+    assert by_path(list_tree(repo))["README.md"].mode == 0o100755
+
+
+def test_a_tracked_file_turned_into_a_symlink_is_listed_as_one(repo: Path) -> None:
+    (repo / "README.md").unlink()
+    (repo / "README.md").symlink_to("run.sh")
+
+    entry = by_path(list_tree(repo))["README.md"]
+
+    assert entry.mode == 0o120000
+    assert entry.content == git_hash_of(repo, b"run.sh")
+
+
+def test_a_tracked_symlink_turned_into_a_file_is_listed_as_one(repo: Path) -> None:
+    (repo / "docs").unlink()
+    write(repo / "docs", "now a file\n")
+
+    entry = by_path(list_tree(repo))["docs"]
+
+    assert entry.mode == 0o100644
+    assert entry.content == git(repo, "hash-object", "docs").strip()
+
+
+def test_a_tracked_file_whose_folder_became_a_file_is_left_out(repo: Path) -> None:
+    shutil.rmtree(repo / "src")
+    write(repo / "src", "a file where a folder was\n")
+
+    entries = by_path(list_tree(repo))
+
+    assert "src/app/main.py" not in entries and not entries["src"].is_dir
+
+
+def test_a_renamed_file_is_listed_under_its_new_name_only(repo: Path) -> None:
+    (repo / "README.md").rename(repo / "READ.md")
+
+    entries = by_path(list_tree(repo))
+
+    assert "README.md" not in entries
+    assert entries["READ.md"].content == git(repo, "hash-object", "READ.md").strip()
+
+
+def test_files_git_does_not_check_are_read_from_disk(repo: Path) -> None:
+    """Git does not look at skip-worktree or assume-unchanged files, so their
+    index entries say nothing of the work tree."""
+    git(repo, "update-index", "--skip-worktree", "run.sh")
+    (repo / "run.sh").unlink()
+    git(repo, "update-index", "--assume-unchanged", "README.md")
+    write(repo / "README.md", "edited behind git's back\n")
+
+    entries = by_path(list_tree(repo))
+
+    assert "run.sh" not in entries
+    assert entries["README.md"].content == git(repo, "hash-object", "README.md").strip()
+
+
+def test_a_file_in_conflict_is_read_from_disk(repo: Path) -> None:
+    git(repo, "checkout", "-qb", "other")
+    write(repo / "README.md", "theirs\n")
+    git(repo, "commit", "-qam", "theirs")
+    git(repo, "checkout", "-q", "-")
+    write(repo / "README.md", "ours\n")
+    git(repo, "commit", "-qam", "ours")
+    subprocess.run(
+        ["git", "-C", str(repo), "merge", "-q", "other"], capture_output=True
+    )
+
+    entry = by_path(list_tree(repo))["README.md"]
+
+    assert b"<<<<<<<" in (repo / "README.md").read_bytes()
+    assert entry.content == git(repo, "hash-object", "README.md").strip()
+
+
+def test_a_changed_file_in_a_subfolder_of_a_repository_is_read(repo: Path) -> None:
+    write(repo / "src" / "app" / "main.py", "print('changed')\n")
+
+    entry = by_path(list_tree(repo / "src"))["app/main.py"]
+
+    assert entry.content == git(repo, "hash-object", "src/app/main.py").strip()
+
+
+def test_a_sha256_repository_gets_sha256_ids(tmp_path: Path) -> None:
+    git(tmp_path, "init", "-q", "--object-format=sha256")
+    write(tmp_path / "tracked.txt", "tracked\n")
+    git(tmp_path, "add", "tracked.txt")
+    write(tmp_path / "untracked.txt", "untracked\n")
+
+    entries = by_path(list_tree(tmp_path))
+
+    for path in ("tracked.txt", "untracked.txt"):
+        assert entries[path].content == git(tmp_path, "hash-object", path).strip()
+
+
 # -- the digest ---------------------------------------------------------------
 
 
@@ -248,6 +368,27 @@ def test_a_change_undone_gives_the_digest_back(repo: Path) -> None:
     assert tree_digest(list_tree(repo)) != before
 
     write(repo / "README.md", "hello\n")
+
+    assert tree_digest(list_tree(repo)) == before
+
+
+def test_a_copy_whose_index_matches_no_file_gives_the_same_digest(
+    repo: Path, tmp_path: Path
+) -> None:
+    """In a copy every file's inode and times differ from what the index
+    holds, so git has to compare contents; the tree is still the same."""
+    copy = tmp_path / "copy"
+    shutil.copytree(repo, copy, symlinks=True)
+
+    assert tree_digest(list_tree(copy)) == tree_digest(list_tree(repo))
+
+
+def test_a_chmod_undone_gives_the_digest_back(repo: Path) -> None:
+    before = tree_digest(list_tree(repo))
+    (repo / "run.sh").chmod(0o644)
+    assert tree_digest(list_tree(repo)) != before
+
+    (repo / "run.sh").chmod(0o755)
 
     assert tree_digest(list_tree(repo)) == before
 

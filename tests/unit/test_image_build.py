@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
+import subprocess
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -44,6 +45,8 @@ class Build:
 
     kwargs: dict[str, Any]
     files: dict[str, bytes]
+    #: The permission bits of each file in the context.
+    modes: dict[str, int]
 
 
 @dataclass
@@ -100,7 +103,7 @@ class FakeEngine:
     def build(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
         if self.fail_with is not None:
             raise self.fail_with
-        self.builds.append(Build(kwargs, unpack(kwargs["fileobj"])))
+        self.builds.append(Build(kwargs, *unpack(kwargs["fileobj"])))
         if kwargs.get("tag"):
             tag = kwargs["tag"]
             self.images_present[tag] = FakeImage(
@@ -122,13 +125,14 @@ class Conflict:
     reason = "Conflict"
 
 
-def unpack(fileobj: io.IOBase) -> dict[str, bytes]:
-    files = {}
+def unpack(fileobj: io.IOBase) -> tuple[dict[str, bytes], dict[str, int]]:
+    files, modes = {}, {}
     with tarfile.open(fileobj=fileobj, mode="r") as tar:
         for member in tar.getmembers():
             handle = tar.extractfile(member)
             files[member.name] = handle.read() if handle else b""
-    return files
+            modes[member.name] = member.mode
+    return files, modes
 
 
 @pytest.fixture(autouse=True)
@@ -480,3 +484,82 @@ def test_reusing_an_image_removes_nothing(tmp_path: Path) -> None:
     builder.workdir_image("base", tmp_path)
 
     assert engine.removed == []
+
+
+# -- the tree in a workdir image ----------------------------------------------
+
+
+def git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(repo), *args], capture_output=True, check=True)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A committed repository of a file and an executable script."""
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "README.md").write_text("hello\n")
+    (root / "run.sh").write_text("#!/bin/sh\n")
+    (root / "run.sh").chmod(0o755)
+    git(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "-c", "user.email=t@e.com", "-c", "user.name=t", "commit", "-qm", "i")
+    return root
+
+
+@pytest.fixture
+def based() -> FakeEngine:
+    return FakeEngine(images_present={"base": FakeImage("sha256:base", ["base"])})
+
+
+def test_the_context_gives_files_the_modes_their_tag_was_derived_from(
+    based: FakeEngine, tmp_path: Path
+) -> None:
+    """The tag holds the mode git would record (0644 or 0755), so the image
+    must get that mode, not the other bits the file has on disk."""
+    (tmp_path / "shared.txt").write_text("group-writable\n")
+    (tmp_path / "shared.txt").chmod(0o664)
+    (tmp_path / "tool.sh").write_text("#!/bin/sh\n")
+    (tmp_path / "tool.sh").chmod(0o744)
+
+    ImageBuilder(based).workdir_image("base", tmp_path)
+
+    modes = based.builds[0].modes
+    assert (modes["tree/shared.txt"], modes["tree/tool.sh"]) == (0o644, 0o755)
+
+
+def test_a_tracked_file_made_executable_makes_a_new_image_with_it(
+    based: FakeEngine, repo: Path
+) -> None:
+    first = ImageBuilder(based).workdir_image("base", repo)
+    (repo / "README.md").chmod(0o755)
+
+    second = ImageBuilder(based).workdir_image("base", repo)
+
+    assert second != first
+    assert based.builds[-1].modes["tree/README.md"] == 0o755
+
+
+def test_a_deleted_tracked_file_makes_a_new_image_without_it(
+    based: FakeEngine, repo: Path
+) -> None:
+    first = ImageBuilder(based).workdir_image("base", repo)
+    (repo / "run.sh").unlink()
+
+    second = ImageBuilder(based).workdir_image("base", repo)
+
+    assert second != first
+    assert "tree/run.sh" not in based.builds[-1].files
+    assert "tree/README.md" in based.builds[-1].files
+
+
+def test_an_unchanged_repository_reuses_its_image(
+    based: FakeEngine, repo: Path
+) -> None:
+    (repo / "notes.txt").write_text("untracked\n")
+    first = ImageBuilder(based).workdir_image("base", repo)
+
+    second = ImageBuilder(based).workdir_image("base", repo)
+
+    assert second == first and len(based.builds) == 1
+    assert based.builds[0].modes["tree/run.sh"] == 0o755

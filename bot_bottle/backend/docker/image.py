@@ -449,14 +449,34 @@ def _update(digest: Any, *fields: bytes) -> None:
 
 # -- the working tree -------------------------------------------------------
 
+#: The modes git records for a file, an executable file and a symlink. A file
+#: of the tree gets one of them whether its mode comes from the index or from
+#: disk, and the image holds it with that mode, so that the two agree.
+FILE_MODE = 0o100644
+EXECUTABLE_MODE = 0o100755
+LINK_MODE = 0o120000
+INDEX_MODES = {f"{mode:o}": mode for mode in (FILE_MODE, EXECUTABLE_MODE, LINK_MODE)}
+GITLINK_MODE = "160000"
+#: What `git ls-files -v` tags a merged index entry with when git checks its
+#: work tree copy; skip-worktree (S), assume-unchanged (lowercase) and
+#: unmerged (M) entries are read from disk instead.
+CHECKED_TAG = "H"
+UNTRACKED_TAG = "? "
+#: A changed executable bit, or a symlink turned into a file, is a change to
+#: git whatever the repository's core.fileMode and core.symlinks say.
+GIT_OPTIONS = ("-c", "core.fileMode=true", "-c", "core.symlinks=true")
+LIST_INDEX = ("ls-files", "-z", "-v", "--stage", "--others", "--exclude-standard")
+LIST_CHANGED = ("ls-files", "-z", "--modified")
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, slots=True)
 class TreeEntry:
     """One file, symlink or folder of a working tree, as an image holds it."""
 
     #: Relative to the tree's root, `/`-separated.
     path: str
-    #: The full `st_mode` (type and permission bits) from lstat.
+    #: Type and permission bits: for a file or symlink the mode git records
+    #: (0o100644, 0o100755 or 0o120000), for a folder its `st_mode`.
     mode: int
     #: A git blob id of the content (a symlink's target); empty for folders.
     content: str
@@ -470,28 +490,33 @@ def list_tree(workdir: Path) -> list[TreeEntry]:
     """The tree a workdir image holds: files, symlinks and their folders.
 
     In a git work tree that is what git tracks plus the untracked files it
-    does not ignore; elsewhere every file. Never a `.git` folder. The content
-    of a tracked file whose work tree copy git sees as unmodified is taken
-    from the index, so only changed and untracked files are read.
+    does not ignore; elsewhere every file. Never a `.git` folder. A tracked
+    file git finds unchanged in the work tree takes its mode and blob id from
+    the index, so only changed and untracked files are read.
     """
     root = workdir.resolve()
-    known = dict(_git_tree(root) if _is_git_tree(root) else _walk_tree(root))
-    algorithm = _blob_algorithm(known.values())
-    entries: dict[str, TreeEntry] = {}
-    for path, blob in sorted(known.items()):
-        entry = _entry(root, path, blob, algorithm)
-        if entry is not None:
-            entries[path] = entry
-            _add_parents(root, path, entries)
-    return sorted(entries.values(), key=lambda entry: entry.path)
+    top = str(root)
+    found = _git_tree(top, "") if _is_git_tree(root) else _walk_tree(top)
+    files = {entry.path: entry for entry in found if entry is not None}
+    tree = _folders(top, files) | files
+    return [tree[path] for path in sorted(tree)]
 
 
 def tree_digest(entries: Iterable[TreeEntry]) -> str:
     """A hash of a tree's paths, modes and contents."""
     digest = hashlib.sha256(f"{TAG_SCHEME} tree\0".encode())
+    # The bytes `_update` would feed for each entry's path, mode and content,
+    # joined for one update: a tree has thousands of entries.
+    modes: dict[int, bytes] = {}
+    fields: list[bytes] = []
     for entry in entries:
-        _update(digest, entry.path.encode(), f"{entry.mode:o}".encode())
-        _update(digest, entry.content.encode())
+        if entry.mode not in modes:
+            mode = b"%o" % entry.mode
+            modes[entry.mode] = len(mode).to_bytes(8, "big") + mode
+        path, content = entry.path.encode(), entry.content.encode()
+        fields += (len(path).to_bytes(8, "big"), path, modes[entry.mode])
+        fields += (len(content).to_bytes(8, "big"), content)
+    digest.update(b"".join(fields))
     return digest.hexdigest()
 
 
@@ -512,99 +537,143 @@ def _is_git_tree(root: Path) -> bool:
     return any((folder / ".git").exists() for folder in [root, *root.parents])
 
 
-def _git(root: Path, *args: str) -> bytes:
-    try:
-        result = subprocess.run(
-            ["git", "-C", str(root), *args], capture_output=True, check=True
-        )
-    except FileNotFoundError as exc:
-        raise BackendError(f"git is needed to list the files of {root}") from exc
-    except subprocess.CalledProcessError as exc:
-        detail = exc.stderr.decode(errors="replace").strip()
-        raise BackendError(f"git {args[0]} failed in {root}: {detail}") from exc
-    return result.stdout
+def _git_tree(top: str, sub: str) -> Iterator[TreeEntry | None]:
+    """The files git lists in `sub` (empty, or a folder ending in `/`) of `top`.
 
-
-def _git_tree(root: Path) -> Iterator[tuple[str, str | None]]:
-    """Paths under `root` with their index blob id, or None to read them."""
-    modified = set(_split(_git(root, "ls-files", "-z", "--modified")))
-    for mode, blob, stage, path in _index(root):
-        if mode == "160000":
-            yield from _nested_tree(root, path, keep_gitfile=True)
-        elif stage == "0" and path not in modified:
-            yield path, blob
-        else:
-            yield path, None
-    others = _git(root, "ls-files", "-z", "--others", "--exclude-standard")
-    for path in _split(others):
+    A tracked file git vouches for takes its mode and blob id from the index;
+    every other file is read from disk (None when it is gone).
+    """
+    folder = os.path.join(top, sub)
+    with (
+        _start_git(folder, LIST_INDEX) as listing,
+        _start_git(folder, LIST_CHANGED) as check,
+    ):
+        # The index is taken in while the other run still checks the work tree.
+        index = _GitIndex(top, sub, _split(_output(listing, LIST_INDEX, folder)))
+        index.distrust(_split(_output(check, LIST_CHANGED, folder)))
+    yield from index.vouched.values()
+    for name in index.unvouched:
+        yield _read_entry(top, sub + name, index.algorithm)
+    for name in index.submodules:
+        yield from _nested_tree(top, sub + name, index.algorithm, keep_gitfile=True)
+    for name in index.untracked:
         # A folder shown with a trailing slash is another repository.
-        if path.endswith("/"):
-            yield from _nested_tree(root, path.rstrip("/"), keep_gitfile=False)
+        if name.endswith("/"):
+            nested = sub + name[:-1]
+            yield from _nested_tree(top, nested, index.algorithm, keep_gitfile=False)
         else:
-            yield path, None
+            yield _read_entry(top, sub + name, index.algorithm)
 
 
-def _index(root: Path) -> Iterator[tuple[str, str, str, str]]:
-    """`(mode, blob, stage, path)` for each entry of the index."""
-    for record in _split(_git(root, "ls-files", "-z", "--stage")):
-        info, path = record.split("\t", 1)
-        mode, blob, stage = info.split(" ")
-        yield mode, blob, stage, path
+class _GitIndex:
+    """What `git ls-files -v --stage --others` lists in one folder, split by
+    whether git vouches for the index's mode and blob id of a file."""
+
+    def __init__(self, top: str, sub: str, records: list[str]) -> None:
+        #: Tracked files whose index mode and blob id are taken, by name.
+        self.vouched: dict[str, TreeEntry] = {}
+        #: Tracked files to read from disk.
+        self.unvouched: list[str] = []
+        self.submodules: list[str] = []
+        self.untracked: list[str] = []
+        self.algorithm = "sha1"
+        for record in records:
+            if record.startswith(UNTRACKED_TAG):
+                self.untracked.append(record[2:])
+                continue
+            tag, mode, blob, rest = record.split(" ", 3)
+            name = rest.partition("\t")[2]  # after the stage number
+            if mode == GITLINK_MODE:
+                self.submodules.append(name)
+            elif tag == CHECKED_TAG and mode in INDEX_MODES:
+                self.vouched[name] = TreeEntry(sub + name, INDEX_MODES[mode], blob)
+            else:
+                self.unvouched.append(name)
+            # Git uses one hash in a repository: its blob ids tell which.
+            self.algorithm = "sha256" if len(blob) == 64 else "sha1"
+
+    def distrust(self, changed: Iterable[str]) -> None:
+        """Have the files git found changed or deleted read from disk."""
+        for name in changed:
+            if self.vouched.pop(name, None) is not None:
+                self.unvouched.append(name)
+
+
+def _start_git(folder: str, args: Sequence[str]) -> subprocess.Popen[bytes]:
+    command = ["git", *GIT_OPTIONS, "-C", folder, *args]
+    try:
+        return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    except FileNotFoundError as exc:
+        raise BackendError(f"git is needed to list the files of {folder}") from exc
+
+
+def _output(
+    process: subprocess.Popen[bytes], args: Sequence[str], folder: str
+) -> bytes:
+    output, errors = process.communicate()
+    if process.returncode:
+        detail = errors.decode(errors="replace").strip()
+        raise BackendError(f"git {args[0]} failed in {folder}: {detail}")
+    return output
 
 
 def _nested_tree(
-    root: Path, path: str, *, keep_gitfile: bool
-) -> Iterator[tuple[str, str | None]]:
+    top: str, path: str, algorithm: str, *, keep_gitfile: bool
+) -> Iterator[TreeEntry | None]:
     """A submodule's or nested repository's tree, under `path`."""
-    nested = root / path
+    gitfile = os.path.join(top, path, ".git")
     # An uninitialised submodule is an empty folder; git would answer for the
     # parent repository there.
-    if not (nested / ".git").exists():
+    if not os.path.exists(gitfile):
         return
-    for inner, blob in _git_tree(nested):
-        yield f"{path}/{inner}", blob
+    yield from _git_tree(top, f"{path}/")
     # A submodule's `.git` is a file naming its repository inside the parent's
     # `.git`, which the bottle receives at launch.
-    if keep_gitfile and (nested / ".git").is_file():
-        yield f"{path}/.git", None
+    if keep_gitfile and os.path.isfile(gitfile):
+        yield _read_entry(top, f"{path}/.git", algorithm)
 
 
-def _walk_tree(root: Path) -> Iterator[tuple[str, str | None]]:
-    for folder, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(name for name in dirnames if name != ".git")
-        base = Path(folder).relative_to(root)
+def _walk_tree(top: str) -> Iterator[TreeEntry | None]:
+    for folder, dirnames, filenames in os.walk(top):
+        dirnames[:] = [name for name in dirnames if name != ".git"]
+        base = os.path.relpath(folder, top)
+        prefix = "" if base == os.curdir else f"{base}/"
         # os.walk lists a symlink to a folder among the folders, not following it.
-        links = [name for name in dirnames if Path(folder, name).is_symlink()]
-        for name in sorted([*filenames, *links]):
-            yield (base / name).as_posix(), None
+        links = [name for name in dirnames if os.path.islink(f"{folder}/{name}")]
+        for name in [*filenames, *links]:
+            yield _read_entry(top, prefix + name, "sha1")
 
 
 def _split(output: bytes) -> list[str]:
     return [part for part in os.fsdecode(output).split("\0") if part]
 
 
-def _blob_algorithm(blobs: Iterable[str | None]) -> str:
-    """The hash git uses in this repository, judged by its blob ids."""
-    for blob in blobs:
-        if blob is not None:
-            return "sha256" if len(blob) == 64 else "sha1"
-    return "sha1"
-
-
-def _entry(root: Path, path: str, blob: str | None, algorithm: str) -> TreeEntry | None:
-    """The entry for one listed path; None when it is gone or not a file."""
-    full = root / path
+def _read_entry(top: str, path: str, algorithm: str) -> TreeEntry | None:
+    """A file or symlink as read from disk; None when it is gone or neither."""
+    full = os.path.join(top, path)
     try:
-        info = full.lstat()
-    except FileNotFoundError:
+        info = os.lstat(full)
+    except (FileNotFoundError, NotADirectoryError):
         return None  # deleted in the work tree but still in the index
-    if not (stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode)):
+    mode = _git_mode(info.st_mode)
+    if mode is None:
         return None
-    content = blob or _blob_id(full, info, algorithm)
-    return TreeEntry(path, info.st_mode, content)
+    return TreeEntry(path, mode, _blob_id(full, info, algorithm))
 
 
-def _blob_id(path: Path, info: os.stat_result, algorithm: str) -> str:
+def _git_mode(st_mode: int) -> int | None:
+    """The mode git records for a file of this `st_mode`; None if not a file.
+
+    Git keeps only whether the owner may run a file; so does the image.
+    """
+    if stat.S_ISLNK(st_mode):
+        return LINK_MODE
+    if not stat.S_ISREG(st_mode):
+        return None
+    return EXECUTABLE_MODE if st_mode & stat.S_IXUSR else FILE_MODE
+
+
+def _blob_id(path: str, info: os.stat_result, algorithm: str) -> str:
     """The id git would give the content: the same bytes, the same id."""
     digest = hashlib.new(algorithm)
     if stat.S_ISLNK(info.st_mode):
@@ -612,17 +681,24 @@ def _blob_id(path: Path, info: os.stat_result, algorithm: str) -> str:
         digest.update(b"blob %d\0" % len(target) + target)
         return digest.hexdigest()
     digest.update(b"blob %d\0" % info.st_size)
-    with path.open("rb") as handle:
+    with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
 
 
-def _add_parents(root: Path, path: str, entries: dict[str, TreeEntry]) -> None:
-    parent = path.rpartition("/")[0]
-    while parent and parent not in entries:
-        entries[parent] = TreeEntry(parent, (root / parent).lstat().st_mode, "")
-        parent = parent.rpartition("/")[0]
+def _folders(top: str, paths: Iterable[str]) -> dict[str, TreeEntry]:
+    """The folders that hold `paths`, each with its own `st_mode`."""
+    names: set[str] = set()
+    for path in paths:
+        parent = path.rpartition("/")[0]
+        while parent and parent not in names:
+            names.add(parent)
+            parent = parent.rpartition("/")[0]
+    return {
+        name: TreeEntry(name, os.lstat(os.path.join(top, name)).st_mode, "")
+        for name in names
+    }
 
 
 # -- the workdir image ------------------------------------------------------
@@ -704,6 +780,9 @@ def _add_tree_entry(tar: tarfile.TarFile, root: Path, entry: TreeEntry) -> None:
     info.uid = info.gid = 0
     info.uname = info.gname = ""
     if info.isreg():
+        # The tag was derived from git's mode for the file (0644 or 0755), and
+        # the image gets that mode, whatever other bits the file has on disk.
+        info.mode = stat.S_IMODE(entry.mode)
         with full.open("rb") as handle:
             tar.addfile(info, handle)
     else:
