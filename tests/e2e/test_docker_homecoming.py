@@ -13,7 +13,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from bot_bottle.backend.docker import DockerBottleBackend
+from bot_bottle.backend.docker import DockerBottle, DockerBottleBackend
 
 from .docker_support import (
     Project,
@@ -123,3 +123,24 @@ def test_hooks_and_config_written_inside_are_never_run_or_adopted_on_the_host(
         hook for hook in hooks if (project.workdir / ".git" / "hooks" / hook).exists()
     ]
     assert planted == []
+
+
+def test_a_bottle_claude_never_ran_in_is_not_asked_for_work(
+    backend: DockerBottleBackend, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+
+    def export_work(self: DockerBottle, base: str, bundle: Path) -> bool:
+        asked.append(base)
+        return False
+
+    monkeypatch.setattr(DockerBottle, "export_work", export_work)
+    plan = backend.prepare(
+        make_spec(project, unique_agent("idle")), stage_dir=new_stage_dir()
+    )
+
+    with backend.launch(plan) as bottle:
+        pass
+
+    assert asked == []
+    assert bottle.work_branch is None

@@ -49,7 +49,6 @@ from .. import (
     CleanupItem,
 )
 from . import labels as label
-from .archive import Archive
 from .bottle import AgentUser, DockerBottle
 from .bottle_cleanup_plan import DockerBottleCleanupPlan
 from .bottle_plan import DockerBottlePlan
@@ -221,6 +220,7 @@ class DockerBottleBackend(BottleBackend):
         # already read may not show a later copy.
         with _step("provisioning the bottle"):
             self.provision(plan, bottle)
+            bottle.send_staged()
         with _step("starting the agent container"):
             _start_agent(container, plan)
         bottle.state = BottleState.RUNNING
@@ -265,7 +265,7 @@ class DockerBottleBackend(BottleBackend):
     def provision_prompt(self, plan: BottlePlan, target: Bottle) -> None:
         bottle = _docker_bottle(target)
         claude_dir = bottle.user.home / ".claude"
-        archive = Archive(bottle.user.uid, bottle.user.gid)
+        archive = bottle.archive()
         archive.add_dir(claude_dir, 0o700)
         if plan.prompt is not None:
             archive.add_bytes(claude_dir / "CLAUDE.md", plan.prompt.read_bytes())
@@ -280,7 +280,7 @@ class DockerBottleBackend(BottleBackend):
             return
         bottle = _docker_bottle(target)
         skills_dir = bottle.user.home / ".claude" / "skills"
-        archive = Archive(bottle.user.uid, bottle.user.gid)
+        archive = bottle.archive()
         archive.add_dir(skills_dir.parent, 0o700)
         archive.add_dir(skills_dir)
         for skill in plan.skills:
@@ -294,7 +294,7 @@ class DockerBottleBackend(BottleBackend):
             return
         bottle = _docker_bottle(target)
         ssh_dir = bottle.user.home / ".ssh"
-        archive = Archive(bottle.user.uid, bottle.user.gid)
+        archive = bottle.archive()
         archive.add_dir(ssh_dir, 0o700)
         for identity in identities:
             archive.add_bytes(
@@ -315,7 +315,7 @@ class DockerBottleBackend(BottleBackend):
             log.debug("%s is not in a git repository", plan.spec.workdir)
             return
         bottle = _docker_bottle(target)
-        archive = Archive(bottle.user.uid, bottle.user.gid)
+        archive = bottle.archive()
         archive.add_path(git_dir, PurePosixPath(git_dir.as_posix()))
         bottle.put(archive, "copying the repository's .git into the bottle")
         bottle.git_repo = git_dir.parent
@@ -460,6 +460,8 @@ def _bring_work_home(bottle: DockerBottle | None, plan: DockerBottlePlan) -> Non
     so it is logged, and the bundle is kept where the user can fetch it.
     """
     if bottle is None or bottle.state is not BottleState.RUNNING:
+        return
+    if not bottle.claude_ran:
         return
     if bottle.git_repo is None or bottle.git_base is None:
         return

@@ -109,6 +109,10 @@ class DockerBottle(Bottle):
         #: at: where the session's work is brought home to.
         self.git_repo: Path | None = None
         self.git_base: str | None = None
+        self._staged: Archive | None = None
+        #: Whether claude was run; a bottle it never ran in has no work to
+        #: bring home, and teardown skips asking.
+        self.claude_ran = False
         self._remove = remove
 
     @property
@@ -117,6 +121,7 @@ class DockerBottle(Bottle):
 
     def exec_claude(self, argv: Sequence[str] = (), *, tty: bool = True) -> int:
         self._require(BottleState.RUNNING, "claude cannot be run in it")
+        self.claude_ran = True
         terminal = tty and sys.stdin.isatty()
         if tty and not terminal:
             log.debug("stdin is not a terminal; running claude without a tty")
@@ -170,15 +175,36 @@ class DockerBottle(Bottle):
             log.warning("%s", problem)
 
     def cp_in(self, host: Path, ctr: str) -> None:
-        archive = Archive(self.user.uid, self.user.gid)
+        archive = self.archive()
         archive.add_path(host, PurePosixPath(ctr))
         self.put(archive, f"copying {host} into the bottle")
 
+    def archive(self) -> Archive:
+        """An archive of files for the bottle, owned by the agent.
+
+        Before the start, every provisioning step adds to one staged archive,
+        sent in one copy by `send_staged`: each copy costs an engine round
+        trip, and a launch would otherwise make one per step.
+        """
+        if self.state is not BottleState.STARTING:
+            return Archive(self.user.uid, self.user.gid)
+        if self._staged is None:
+            self._staged = Archive(self.user.uid, self.user.gid)
+        return self._staged
+
     def put(self, archive: Archive, doing: str) -> None:
-        """Extract `archive` at the container's root."""
+        """Extract `archive` at the container's root (the staged one: later)."""
         self._require_not_stopped(doing)
+        if archive is self._staged:
+            return
         with translated(doing):
             self.container.put_archive("/", archive.finish())
+
+    def send_staged(self) -> None:
+        """Copy in what the provisioning steps staged, in one copy."""
+        staged, self._staged = self._staged, None
+        if staged is not None:
+            self.put(staged, "copying the prompt, skills, SSH set-up and .git in")
 
     def export_work(self, base: str, bundle: Path) -> bool:
         """Write the session's new commits to `bundle`; False when there are none.
