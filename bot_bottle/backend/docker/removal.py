@@ -59,8 +59,8 @@ def remove_networks(client: Any, ids: Sequence[str]) -> list[str]:
 def _remove_container(client: Any, ident: str) -> str:
     try:
         with translated(f"removing container {ident[:12]}"):
-            _tolerate_gone(client.api.remove_container, ident, force=True)
-            _wait_removed(client, ident)
+            if _tolerate_gone(client.api.remove_container, ident, force=True):
+                _wait_removed(client, ident)
     except BackendError as exc:
         return str(exc)
     return ""
@@ -86,13 +86,16 @@ def _wait_removed(client: Any, ident: str) -> None:
         time.sleep(_POLL_SECONDS)
 
 
-def _tolerate_gone(call: Any, ident: str, **options: Any) -> None:
+def _tolerate_gone(call: Any, ident: str, **options: Any) -> bool:
+    """Make the call; True when another removal of `ident` is under way (409)."""
     try:
         call(ident, **options)
     except APIError as exc:
         if not is_gone(exc):
             raise
-        log.debug("%s was already gone", ident[:12])
+        log.debug("%s was already gone or going", ident[:12])
+        return bool(exc.status_code == 409)
+    return False
 
 
 class SessionRemover:
