@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import statistics
 import sys
 from functools import partial
@@ -38,20 +40,31 @@ def launch_rows(bench: Bench, project: Project, where: str = "") -> list[Row]:
         goal=f"<= {TEARDOWN_GOAL}x",
         check=ratio_goal(TEARDOWN_GOAL),
     )
+    after_claude = Row(
+        f"teardown after claude ran (its work brought home){where}",
+        floor_name="remove 2 containers, then 2 networks (SDK)",
+        goal=f"<= {TEARDOWN_GOAL}x",
+        check=ratio_goal(TEARDOWN_GOAL),
+    )
     inputs = _reference_inputs(bench, project)
     homecoming: list[float] = []
     for run in range(bench.runs):
         bench.say(f"launch and teardown{where}, run {run + 1} of {bench.runs}")
         bench.alternate(
             run,
-            partial(_ours, bench, project, launch, teardown, homecoming),
+            partial(_ours, bench, project, launch, teardown, None),
             partial(_floor, bench, inputs, launch, teardown, run),
         )
-    teardown.notes.append(
+        bench.alternate(
+            run,
+            partial(_ours, bench, project, Row("unused"), after_claude, homecoming),
+            partial(_floor, bench, inputs, Row("unused"), after_claude, run),
+        )
+    after_claude.notes.append(
         "of which bringing the work home (an exec in the bottle, before any "
         f"removal): {statistics.median(homecoming) * 1000:.0f} ms"
     )
-    return [launch, teardown]
+    return [launch, teardown, after_claude]
 
 
 def _ours(
@@ -59,13 +72,18 @@ def _ours(
     project: Project,
     launch: Row,
     teardown: Row,
-    homecoming: list[float],
+    homecoming: list[float] | None,
 ) -> None:
+    """One launch and teardown; with `homecoming`, claude runs in between."""
     plan = bench.prepare(project)
     context = bench.backend.launch(plan)
     with timed() as up:
-        context.__enter__()
+        bottle = context.__enter__()
     try:
+        if homecoming is not None:
+            # The test stand-in for claude, run as a session would; untimed.
+            with contextlib.redirect_stdout(io.StringIO()):
+                bottle.exec_claude(["exit", "0"], tty=False)
         with timed() as down:
             context.__exit__(None, None, None)
     except BaseException:
@@ -74,7 +92,8 @@ def _ours(
     _add(launch, up.seconds, up.calls)
     _add(teardown, down.seconds, down.calls)
     assert down.calls is not None
-    homecoming.append(down.calls.span(EXEC_ENDPOINTS))
+    if homecoming is not None:
+        homecoming.append(down.calls.span(EXEC_ENDPOINTS))
 
 
 def _floor(
