@@ -235,7 +235,6 @@ def test_a_new_workdir_image_replaces_the_folders_earlier_one(
 
 def test_an_image_a_bottle_still_uses_is_kept(
     docker_client: docker.DockerClient,
-    tracker: ResourceTracker,
     builder: ImageBuilder,
     made_images: list[str],
     agent_image: str,
@@ -246,12 +245,14 @@ def test_an_image_a_bottle_still_uses_is_kept(
     running = docker_client.containers.run(
         first, ["sleep", "60"], detach=True, labels={TEST_LABEL: "in-use"}
     )
-    tracker.container(running.id)
-    write(project / "README.md", "changed while in use\n")
+    try:
+        write(project / "README.md", "changed while in use\n")
+        made_images.append(builder.workdir_image(agent_image, project))
 
-    made_images.append(builder.workdir_image(agent_image, project))
-
-    assert docker_client.images.get(first).tags == [first]
+        assert docker_client.images.get(first).tags == [first]
+    finally:
+        # Before the images go: an image in use would only lose its tag.
+        running.remove(force=True)
 
 
 def test_setup_sh_runs_as_root_in_the_tree_and_its_output_streams(
