@@ -54,12 +54,6 @@ def dashboard_rows(bench: Bench, live: int) -> list[Row]:
         check=_under(STALL_GOAL),
     )
     rows = [warm, cold, stall]
-    try:
-        import tui  # noqa: F401
-    except ImportError as exc:
-        for row in rows:
-            row.unavailable = f"not available: tui cannot be imported ({exc})"
-        return rows
     for row in rows:
         row.notes.append(f"{live} live bottles of this run; 1 agent in the manifest")
     try:
@@ -69,11 +63,6 @@ def dashboard_rows(bench: Bench, live: int) -> list[Row]:
     except NotReady as exc:
         for row in rows:
             row.unavailable = str(exc)
-    except Exception as exc:
-        # The dashboard is under active development: a row that cannot be
-        # measured says why, and the rest of the benchmark goes on.
-        for row in rows:
-            row.unavailable = f"not available: {type(exc).__name__}: {exc}"
     return rows
 
 

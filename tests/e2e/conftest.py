@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import docker
 import pytest
 from docker.errors import DockerException, NotFound
+from requests import RequestException
 
 #: Carried by everything the tests create directly (not through the backend).
 TEST_LABEL = "dev.bot-bottle.test"
@@ -23,9 +24,8 @@ def _engine_or_reason() -> tuple[docker.DockerClient | None, str]:
     try:
         client = docker.from_env(timeout=30)
         client.ping()
-    except DockerException as exc:
-        return None, f"no Docker engine answers: {exc}"
-    except Exception as exc:  # requests' connection errors are not DockerException
+    # requests' connection errors and timeouts are not DockerExceptions.
+    except (DockerException, RequestException) as exc:
         return None, f"no Docker engine answers: {exc}"
     return client, ""
 

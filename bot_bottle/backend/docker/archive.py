@@ -30,7 +30,8 @@ class Archive:
         self.gid = gid
         # Both stay open while entries are added; finish() closes the tar and
         # hands the buffer to the engine call, which reads it to the end.
-        self._buffer: IO[bytes] = tempfile.SpooledTemporaryFile(_IN_MEMORY_BYTES)  # noqa: SIM115
+        spooled = tempfile.SpooledTemporaryFile(_IN_MEMORY_BYTES)  # noqa: SIM115
+        self._buffer: IO[bytes] = spooled
         self._tar = tarfile.open(fileobj=self._buffer, mode="w")  # noqa: SIM115
         self._listed: set[str] = set()
 

@@ -116,6 +116,9 @@ class ImageBuilder:
 
     def __init__(self, client: docker.DockerClient) -> None:
         self.client = client
+        # Ids of images found so far: the base is looked up to decide on a
+        # build and again as the workdir image's parent; one call serves both.
+        self._found: dict[str, str] = {}
 
     def base_image(self, *, ca_certs: Sequence[Path] = ()) -> str:
         """The base image's tag: BOT_BOTTLE_BASE_IMAGE, or the shipped one.
@@ -193,19 +196,23 @@ class ImageBuilder:
         )
 
     def _exists(self, name: str) -> bool:
-        with translated(f"looking up image {name}"):
-            try:
-                self.client.images.get(name)
-            except ImageNotFound:
-                return False
-        return True
+        return self._find_id(name) is not None
 
     def _image_id(self, name: str) -> str:
+        image_id = self._find_id(name)
+        if image_id is None:
+            raise BackendError(f"image {name} is not on this engine")
+        return image_id
+
+    def _find_id(self, name: str) -> str | None:
+        if name in self._found:
+            return self._found[name]
         with translated(f"looking up image {name}"):
             try:
                 image_id: str = self.client.images.get(name).id
-            except ImageNotFound as exc:
-                raise BackendError(f"image {name} is not on this engine") from exc
+            except ImageNotFound:
+                return None
+        self._found[name] = image_id
         return image_id
 
 
